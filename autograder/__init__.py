@@ -1,0 +1,1 @@
+"""Grading for the course: answer keys, the judging preprocessor and the CLI."""

@@ -1,0 +1,156 @@
+"""A course folder and nbgrader's own apps, driven from Python.
+
+:class:`Course` loads the course's ``nbgrader_config.py``, points it at a
+course root and runs nbgrader's apps (through ``NbGraderAPI`` and its
+converters) for one assignment or student at a time. Nothing here
+re-implements what nbgrader does; it only strings the steps together.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import GenerateSolution
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.plugins import CsvExportPlugin
+from nbgrader.utils import capture_log
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+#: The repository that holds the course: source notebooks, config, keys.
+REPOSITORY = Path(__file__).resolve().parent.parent
+CONFIG_FILE = REPOSITORY / "nbgrader_config.py"
+
+
+class CourseError(RuntimeError):
+    """An nbgrader step failed; the message carries nbgrader's own log."""
+
+
+def _put_environment_on_path() -> None:
+    """nbgrader runs helpers such as ``alembic`` by name: find this environment's."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
+def load_config(root: Path, **overrides: object) -> Config:
+    """The course config with its root set to *root* (plus dotted overrides)."""
+    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    config.CourseDirectory.root = str(Path(root).resolve())
+    for dotted, value in overrides.items():
+        section, name = dotted.rsplit(".", 1)
+        config[section][name] = value
+    return config
+
+
+@dataclass(frozen=True)
+class Score:
+    student: str
+    assignment: str
+    score: float
+    max_score: float
+
+
+class Course:
+    """One course root: ``source/``, ``release/``, ``submitted/``, the gradebook…"""
+
+    def __init__(self, root: Path | str = REPOSITORY, **overrides: object):
+        _put_environment_on_path()
+        self.root = Path(root).resolve()
+        self.config = load_config(self.root, **overrides)
+        self.coursedir = CourseDirectory(config=self.config)
+        self.api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
+
+    # -- paths ---------------------------------------------------------------
+    def path(self, kind: str, *parts: str) -> Path:
+        return self.root / getattr(self.coursedir, f"{kind}_directory") / Path(*parts)
+
+    def assignments(self) -> list[str]:
+        """Assignment ids: the folders of ``source/`` that hold notebooks."""
+        source = self.path("source")
+        return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+    def notebooks(self, assignment: str) -> list[str]:
+        return sorted(p.stem for p in self.path("source", assignment).glob("*.ipynb"))
+
+    @property
+    def db_url(self) -> str:
+        return self.coursedir.db_url
+
+    def gradebook(self) -> Gradebook:
+        return Gradebook(self.db_url, self.coursedir.course_id)
+
+    # -- instructor steps ----------------------------------------------------
+    def generate_release(self, assignment: str) -> Path:
+        """``nbgrader generate_assignment``: the student version in ``release/``."""
+        self._check(self.api.generate_assignment(assignment, force=True, create=True), "generate_assignment", assignment)
+        return self.path("release", assignment)
+
+    def generate_solution(self, assignment: str) -> Path:
+        """``nbgrader generate_solution``: the executed handout in ``solutions/``."""
+        coursedir = self.api.coursedir
+        previous = coursedir.assignment_id
+        coursedir.assignment_id = assignment
+        try:
+            app = GenerateSolution(coursedir=coursedir, parent=self.api)
+            app.force = True
+            self._check(capture_log(app), "generate_solution", assignment)
+        finally:
+            coursedir.assignment_id = previous
+        return self.path("solution", assignment)
+
+    # -- TA steps ------------------------------------------------------------
+    def submit(self, assignment: str, student: str, notebooks: dict[str, Path]) -> Path:
+        """Place files as nbgrader expects: ``submitted/<student>/<assignment>/``."""
+        target = self.path("submitted", student, assignment)
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for name, file in notebooks.items():
+            shutil.copy(file, target / f"{name}.ipynb")
+        return target
+
+    def autograde(self, assignment: str, student: str) -> dict:
+        """``nbgrader autograde`` for one submission; returns nbgrader's result."""
+        return self.api.autograde(assignment, student, force=True, create=True)
+
+    def generate_feedback(self, assignment: str, student: str | None = None) -> dict:
+        return self.api.generate_feedback(assignment, student, force=True)
+
+    def export_grades(self, destination: Path) -> Path:
+        """nbgrader's CSV export of the whole gradebook."""
+        plugin = CsvExportPlugin(config=self.config)
+        plugin.to = str(destination)
+        with self.gradebook() as gradebook:
+            plugin.export(gradebook)
+        return Path(destination)
+
+    def score(self, assignment: str, student: str) -> Score | None:
+        with self.gradebook() as gradebook:
+            try:
+                submission = gradebook.find_submission(assignment, student)
+            except MissingEntry:
+                return None
+            return Score(student, assignment, submission.score, submission.max_score)
+
+    def cell_scores(self, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+        """grade id → (score, max score) for every graded cell of a submission."""
+        result: dict[str, tuple[float, float]] = {}
+        with self.gradebook() as gradebook:
+            submission = gradebook.find_submission(assignment, student)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    result[grade.name] = (grade.score, grade.max_score)
+        return result
+
+    # -- helpers -------------------------------------------------------------
+    @staticmethod
+    def _check(result: dict, step: str, assignment: str) -> None:
+        if not result.get("success"):
+            raise CourseError(f"nbgrader {step} failed for {assignment}:\n{result.get('log', '')}\n{result.get('error', '')}")
