@@ -25,6 +25,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 120              # seconds per cell
 c.Execute.startup_timeout = 60
 c.Execute.iopub_timeout = 10
+c.Execute.record_timing = False     # keeps generated solutions reproducible
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 30
 

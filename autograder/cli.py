@@ -5,6 +5,8 @@
     course grade ASSIGNMENT SUBMISSIONS grade a folder or LMS zip of submissions (TA)
     course export                       write the grades CSV from the gradebook (TA)
     course demo                         the whole pipeline on a small demo class
+    course lab [FOLDER]                 open JupyterLab on the released notebooks (student)
+    course validate NOTEBOOK ...        run a notebook's visible checks before submitting (student)
 """
 
 from __future__ import annotations
@@ -82,6 +84,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.directory), regenerate=not args.no_generate)
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    import subprocess
+
+    return subprocess.call([sys.executable, "-m", "jupyter", "lab", args.folder])
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import subprocess
+
+    return subprocess.call([sys.executable, "-m", "nbgrader", "validate", *args.notebooks])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--directory", default=str(REPOSITORY / "demo"), help="where the demo course is built")
     p.add_argument("--no-generate", action="store_true", help="keep release/ and solutions/ as they are")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("lab", help="open JupyterLab on the released notebooks (student)")
+    p.add_argument("folder", nargs="?", default=str(REPOSITORY / "release"))
+    p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("validate", help="check a notebook runs and passes its visible checks (student)")
+    p.add_argument("notebooks", nargs="+")
+    p.set_defaults(func=cmd_validate)
     return parser
 
 

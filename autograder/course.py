@@ -43,6 +43,7 @@ def load_config(root: Path, **overrides: object) -> Config:
     """The course config with its root set to *root* (plus dotted overrides)."""
     config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
     config.CourseDirectory.root = str(Path(root).resolve())
+    config.Application.log_level = "WARNING"
     for dotted, value in overrides.items():
         section, name = dotted.rsplit(".", 1)
         config[section][name] = value

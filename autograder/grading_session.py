@@ -57,6 +57,11 @@ class ScratchCourse:
             self._generated.add(assignment)
         return self.course.path("release", assignment)
 
+    def solutions(self, assignment: str) -> Path:
+        """Generate the executed solution handout (needs the release first)."""
+        self.release(assignment)
+        return self.course.generate_solution(assignment)
+
     def release_notebook(self, assignment: str) -> nbformat.NotebookNode:
         notebook = self.course.notebooks(assignment)[0]
         return nbformat.read(str(self.release(assignment) / f"{notebook}.ipynb"), as_version=4)

@@ -93,9 +93,11 @@ def student_visible_outputs(cell: NotebookNode, limit: int) -> list[NotebookNode
                 text = "".join("[stderr] " + line for line in text.splitlines(keepends=True))
             kept.append(from_dict({"output_type": "stream", "name": "stdout", "text": text[:limit]}))
         elif kind == "display_data" and ANSWER_MIME in output.get("data", {}):
+            # The student's own recorded values stay, for the TA to audit.
             kept.append(from_dict({
                 "output_type": "display_data", "metadata": {},
-                "data": {"text/plain": str(output["data"].get("text/plain", ""))[:200]},
+                "data": {ANSWER_MIME: output["data"][ANSWER_MIME],
+                         "text/plain": str(output["data"].get("text/plain", ""))[:200]},
             }))
     return kept
 

@@ -1,0 +1,107 @@
+"""``course demo``: the whole course pipeline on a small demo class.
+
+1. The instructor step: regenerate ``release/`` and ``solutions/`` from ``source/``.
+2. A demo course (``demo/`` by default) with three students per assignment:
+   *ada* submits the solutions, *ben* the untouched release, and *cleo* the
+   solutions with the assignment's typical mistake (from its answer key).
+3. The TA step: autograde the class, write feedback, export the grades CSV,
+   and print a table of scores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import REPOSITORY, Course
+from autograder.grading_session import fill_solutions
+from autograder.keyrunner import key_file
+from autograder.pipeline import grade_class
+
+STUDENTS = {
+    "ada": "submits the solutions",
+    "ben": "submits the untouched release",
+    "cleo": "makes the assignment's typical mistake",
+}
+
+
+def typical_mistake(assignment: str) -> dict:
+    spec = importlib.util.spec_from_file_location(f"demo_key_{assignment.replace('-', '_')}", key_file(assignment))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TYPICAL_MISTAKE
+
+
+def build_class(demo: Course, repository: Course, assignment: str) -> None:
+    """Write the three demo submissions into ``demo/submitted/``."""
+    demo.generate_release(assignment)
+    for notebook in demo.notebooks(assignment):
+        release = nbformat.read(str(demo.path("release", assignment, f"{notebook}.ipynb")), as_version=4)
+        source = nbformat.read(str(demo.path("source", assignment, f"{notebook}.ipynb")), as_version=4)
+        mistake = typical_mistake(assignment)
+        wrong = fill_solutions(release, source, replace={mistake["cell"]: mistake["source"]})
+        for student in STUDENTS:
+            demo.path("submitted", student, assignment).mkdir(parents=True, exist_ok=True)
+        shutil.copy(repository.path("solution", assignment, f"{notebook}.ipynb"),
+                    demo.path("submitted", "ada", assignment, f"{notebook}.ipynb"))
+        nbformat.write(release, str(demo.path("submitted", "ben", assignment, f"{notebook}.ipynb")))
+        nbformat.write(wrong, str(demo.path("submitted", "cleo", assignment, f"{notebook}.ipynb")))
+
+
+def score_table(demo: Course, assignments: list[str]) -> str:
+    header = ["student"] + assignments + ["total"]
+    rows = []
+    for student in STUDENTS:
+        cells, earned, possible = [student], 0.0, 0.0
+        for assignment in assignments:
+            score = demo.score(assignment, student)
+            cells.append(f"{score.score:g}/{score.max_score:g}" if score else "—")
+            if score:
+                earned, possible = earned + score.score, possible + score.max_score
+        cells.append(f"{earned:g}/{possible:g}")
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+    line = lambda row: "  ".join(value.ljust(width) for value, width in zip(row, widths))
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(row) for row in rows])
+
+
+def run_demo(directory: Path, regenerate: bool = True) -> int:
+    start = time.perf_counter()
+    repository = Course(REPOSITORY)
+    assignments = repository.assignments()
+    if regenerate:
+        print("== Instructor: regenerate release/ and solutions/ from source/")
+        for assignment in assignments:
+            t = time.perf_counter()
+            repository.generate_release(assignment)
+            repository.generate_solution(assignment)
+            print(f"   {assignment}: {time.perf_counter() - t:.1f} s")
+
+    print(f"== Demo class in {directory}")
+    for student, what in STUDENTS.items():
+        print(f"   {student}: {what}")
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    (directory / "source").symlink_to(REPOSITORY / "source", target_is_directory=True)
+    demo = Course(directory)
+
+    print("== TA: autograde, feedback, grades")
+    reports = []
+    for assignment in assignments:
+        build_class(demo, repository, assignment)
+        report = grade_class(demo, assignment)
+        reports.append(report)
+        print(report.table())
+        print()
+    grades = demo.export_grades(directory / "grades.csv")
+    print("== Scores")
+    print(score_table(demo, assignments))
+    print(f"\ngrades CSV: {grades}\nfeedback:   {demo.path('feedback')}\n"
+          f"done in {time.perf_counter() - start:.0f} s")
+    problems = [r for report in reports for r in report.failed if r.student == "ada"]
+    return 1 if problems else 0
