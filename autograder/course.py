@@ -140,6 +140,15 @@ class Course:
                 return None
             return Score(student, assignment, submission.score, submission.max_score)
 
+    def enrol(self, student: str) -> None:
+        """Make sure *student* is in the gradebook (so the grades CSV lists them)."""
+        with self.gradebook() as gradebook:
+            gradebook.update_or_create_student(student)
+
+    def max_score(self, assignment: str) -> float:
+        with self.gradebook() as gradebook:
+            return gradebook.find_assignment(assignment).max_score
+
     def cell_scores(self, assignment: str, student: str) -> dict[str, tuple[float, float]]:
         """grade id → (score, max score) for every graded cell of a submission."""
         result: dict[str, tuple[float, float]] = {}

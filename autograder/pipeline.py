@@ -12,7 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from autograder.course import Course
+from autograder.preflight import inspect_submission
 
 
 @dataclass
@@ -67,15 +70,20 @@ def _first_error(log: str) -> str:
 def grade_one(course: Course, assignment: str, student: str) -> StudentResult:
     start = time.perf_counter()
     folder = course.path("submitted", student, assignment)
-    if not any(folder.glob("*.ipynb")):
-        return StudentResult(student, None, None, 0.0, "empty submission: no notebook found")
+    sources = {name: nbformat.read(str(course.path("source", assignment, f"{name}.ipynb")), as_version=4)
+               for name in course.notebooks(assignment)}
+    findings = inspect_submission(folder, sources)
+    if findings.fatal:
+        course.enrol(student)
+        return StudentResult(student, 0.0, course.max_score(assignment), time.perf_counter() - start,
+                             findings.summary())
     result = course.autograde(assignment, student)
     problem = None if result.get("success") else _first_error(result.get("log", ""))
     if not problem:
         course.generate_feedback(assignment, student)
     score = course.score(assignment, student)
     return StudentResult(student, score.score if score else None, score.max_score if score else None,
-                         time.perf_counter() - start, problem)
+                         time.perf_counter() - start, problem or findings.summary())
 
 
 def grade_class(course: Course, assignment: str, source: Path | None = None,

@@ -1,0 +1,140 @@
+"""Assignment 02 end to end: wrong answers, hostile kernels and broken files.
+
+The grade is decided by the answer key in the grading process, so nothing a
+student's kernel does can raise a score, and one bad submission never
+touches another student's grade.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import nbformat
+import pytest
+
+from autograder.grading_session import fill_solutions
+from autograder.pipeline import grade_class
+
+A = "02-signals"
+HIDDEN_EXPECTED = ["0.7263", "0.726", "0.7781", "0.9759", "0.8886", "1.2546", "0.7408"]
+
+HACKS = {
+    "allclose_always_true": """
+import numpy as np, numpy.testing
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *x, **k: np.ones(np.shape(a), dtype=bool)
+numpy.testing.assert_allclose = lambda *a, **k: None
+numpy.testing.assert_array_almost_equal = lambda *a, **k: None
+""",
+    "input_transformer_pass": """
+def _skip_everything(lines):
+    return ["pass\\n"]
+get_ipython().input_transformers_post.append(_skip_everything)
+""",
+    "silenced_tracebacks": """
+ip = get_ipython()
+ip.showtraceback = lambda *a, **k: None
+ip._showtraceback = lambda *a, **k: None
+""",
+    "forged_records": """
+from IPython.display import display
+from exercises.answers import ANSWER_MIME, encode
+import numpy as np
+def _forge(*args, **kwargs):
+    for name in ["grid", "scalar", "extremes", "sums", "W", "X", "O", "X_hidden", "O_hidden", "X_output",
+                 "O_output", "column", "batch"]:
+        display({ANSWER_MIME: {"name": name, "value": encode(np.full(3, 0.5))}, "text/plain": "forged"}, raw=True)
+    display({ANSWER_MIME: {"name": "warnings", "value": 0}, "text/plain": "forged"}, raw=True)
+get_ipython().events.register("post_run_cell", _forge)
+""",
+}
+
+
+def with_cell_after_imports(notebook: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    hacked = nbformat.from_dict(notebook)
+    hacked.cells.insert(2, nbformat.v4.new_code_cell(source.strip()))
+    return hacked
+
+
+@pytest.fixture(scope="module")
+def notebooks(scratch):
+    release = scratch.release_notebook(A)
+    source = scratch.source_notebook(A)
+    return {"release": release, "solved": fill_solutions(release, source)}
+
+
+@pytest.mark.parametrize("hack", sorted(HACKS))
+def test_a_hack_on_an_unanswered_notebook_earns_nothing(scratch, notebooks, hack):
+    result = scratch.grade(A, with_cell_after_imports(notebooks["release"], HACKS[hack]), f"hack-{hack}")
+    assert result.notebook is not None, result.log
+    assert result.score == 0
+
+
+@pytest.mark.parametrize("hack", ["allclose_always_true", "silenced_tracebacks"])
+def test_a_hack_on_a_wrong_answer_earns_no_more_than_the_honest_score(scratch, notebooks, hack):
+    wrong = fill_solutions(notebooks["release"], scratch.source_notebook(A),
+                           replace={"sigmoid_impl": "def sigmoid(x):\n    return 1 / (1 + np.exp(x))"})
+    honest = scratch.grade(A, wrong, f"honest-{hack}")
+    hacked = scratch.grade(A, with_cell_after_imports(wrong, HACKS[hack]), f"dishonest-{hack}")
+    assert honest.cells["sigmoid"][0] == 0
+    assert hacked.cells["sigmoid"][0] == 0
+    assert hacked.cells == honest.cells and hacked.score == honest.score < 12
+
+
+def test_one_wrong_answer_costs_that_cell_only_and_feedback_explains_without_the_answer(scratch, notebooks):
+    wrong = fill_solutions(notebooks["release"], scratch.source_notebook(A), replace={
+        "three_layer_impl": "X_hidden = W_ih @ I_three\nO_hidden = sigmoid(X_hidden)\n"
+                            "X_output = W_ho @ X_hidden\nO_output = sigmoid(X_output)"})
+    result = scratch.grade(A, wrong, "one-wrong")
+    assert result.cells["three_layer"] == (0.0, 3.0)
+    assert all(score == points for cell, (score, points) in result.cells.items() if cell != "three_layer")
+    assert result.score == 9
+    scratch.course.generate_feedback(A, "one-wrong")
+    html = (scratch.course.path("feedback", "one-wrong", A) / "signals.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "X_output: this is what you get when the output layer uses X_hidden instead of O_hidden" in text
+    assert "HIDDEN TESTS" not in html and "_W_ih" not in html and "default_rng(2024)" not in html
+    for value in HIDDEN_EXPECTED:
+        assert value not in html
+
+
+def test_partial_credit_for_a_sigmoid_that_overflows(scratch, notebooks):
+    overflowing = fill_solutions(notebooks["release"], scratch.source_notebook(A),
+                                 replace={"sigmoid_impl": "def sigmoid(x):\n    return 1 / (1 + np.exp(-np.asarray(x, dtype=float)))"})
+    result = scratch.grade(A, overflowing, "overflow")
+    assert result.cells["sigmoid"] == (1.0, 2.0)
+    assert "overflow" in result.cell_output_text("sigmoid")
+
+
+def test_broken_submissions_cost_only_their_own_points(scratch, notebooks, tmp_path):
+    from autograder.grading_session import ScratchCourse
+
+    course = ScratchCourse(tmp_path / "class")
+    course.release(A)
+    deleted = nbformat.from_dict(notebooks["solved"])
+    deleted.cells = [c for c in deleted.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    submissions = {"good": nbformat.writes(notebooks["solved"]).encode(),
+                   "notjson": b'{"cells": [{"cell_type": "code", "sou',
+                   "deleted": nbformat.writes(deleted).encode(),
+                   "empty": None,
+                   "blank": nbformat.writes(notebooks["release"]).encode()}
+    for student, content in submissions.items():
+        folder = course.course.path("submitted", student, A)
+        folder.mkdir(parents=True)
+        if content is not None:
+            (folder / "signals.ipynb").write_bytes(content)
+
+    report = grade_class(course.course, A)
+    by_student = {r.student: r for r in report.results}
+    assert set(by_student) == set(submissions)
+    assert (by_student["good"].score, by_student["good"].problem) == (12, None)
+    assert by_student["blank"].score == 0
+    assert "not valid JSON" in by_student["notjson"].problem and "resubmit" in by_student["notjson"].problem
+    assert "graded cell(s) deleted" in by_student["deleted"].problem and by_student["deleted"].score == 0
+    assert "empty submission" in by_student["empty"].problem
+    with open(report.grades_csv) as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == A}
+    assert float(rows["good"]["score"]) == 12.0
+    assert all(float(rows[s]["score"]) == 0.0 for s in ("notjson", "deleted", "empty", "blank"))
+    assert (course.course.path("feedback", "good", A) / "signals.html").exists()
