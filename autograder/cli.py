@@ -29,9 +29,16 @@ def _assignments(course: Course, requested: list[str]) -> list[str]:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from autograder import consistency
+
     course = Course(args.root)
     for assignment in _assignments(course, args.assignments):
         start = time.perf_counter()
+        disagreements = [problem for notebook in course.notebooks(assignment) for problem in
+                         consistency.problems(course.path("source", assignment, f"{notebook}.ipynb"), assignment)]
+        if disagreements:
+            print("\n".join(["error: the notebook and its answer key disagree:"] + disagreements), file=sys.stderr)
+            return 2
         course.generate_release(assignment)
         if not args.no_solutions:
             course.generate_solution(assignment)

@@ -20,6 +20,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from autograder import consistency
 from autograder.course import REPOSITORY
 from autograder.grading_session import GradedNotebook, ScratchCourse, fill_solutions
 from autograder.judge import is_autograder_test
@@ -82,6 +83,18 @@ def test_keys_cover_exactly_the_graded_cells(scratch, assignment):
     key = load_key(assignment)
     tests = {name.removeprefix("test_") for name in dir(key) if name.startswith("test_")}
     assert tests == _autograded_ids(scratch, assignment)
+    notebook = scratch.course.notebooks(assignment)[0]
+    assert consistency.problems(scratch.course.path("source", assignment, f"{notebook}.ipynb"), assignment) == []
+
+
+def test_consistency_check_reports_a_missing_key_test(tmp_path):
+    (tmp_path / "02-signals.py").write_text(
+        "TYPICAL_MISTAKE = {'cell': 'sigmoid_impl', 'loses': ['sigmoid']}\n"
+        "def test_sigmoid(answer):\n    pass\n"
+        "def test_retired_cell(answer):\n    pass\n")
+    found = consistency.problems(REPOSITORY / "source/02-signals/signals.ipynb", "02-signals", tmp_path)
+    assert "02-signals: graded cell 'query' has no test_query in 02-signals.py" in found
+    assert "02-signals: 02-signals.py has test_retired_cell but the notebook has no graded cell 'retired_cell'" in found
 
 
 def _cells(path: Path) -> list[dict]:
