@@ -15,6 +15,7 @@ import argparse
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from autograder.course import REPOSITORY, Course
@@ -149,5 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        # nbgrader's own use of SQLAlchemy warns about session internals on every grade.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     return args.func(args)

@@ -8,6 +8,7 @@ re-implements what nbgrader does; it only strings the steps together.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -32,6 +33,30 @@ class CourseError(RuntimeError):
     """An nbgrader step failed; the message carries nbgrader's own log."""
 
 
+class _NbgraderNoise(logging.Filter):
+    """Drop log lines that tell a TA nothing they can act on.
+
+    - "Attribute 'checksum' for cell … has changed": nbgrader says it for every
+      test cell with hidden tests (the gradebook keeps the checksum of the cell
+      *with* them; the release has them removed). The cell is restored anyway.
+    - "Released assignments:": the exchange check of NbGraderAPI, on every start.
+    - nbconvert's notes while writing feedback HTML.
+    """
+
+    PREFIXES = ("Attribute 'checksum' for cell", "Released assignments:",
+                "Config option `display_data_priority` not recognized", "Alternative text is missing")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.PREFIXES)
+
+
+def _quiet(*loggers: logging.Logger) -> None:
+    for logger in loggers:
+        for target in [logger, *logger.handlers]:
+            if not any(isinstance(f, _NbgraderNoise) for f in target.filters):
+                target.addFilter(_NbgraderNoise())
+
+
 def _put_environment_on_path() -> None:
     """nbgrader runs helpers such as ``alembic`` by name: find this environment's."""
     scripts = str(Path(sys.executable).parent)
@@ -44,6 +69,11 @@ def load_config(root: Path, **overrides: object) -> Config:
     config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
     config.CourseDirectory.root = str(Path(root).resolve())
     config.Application.log_level = "WARNING"
+    if "root" not in config.get("Exchange", {}):
+        # Without a shared exchange (JupyterHub's /srv/nbgrader/exchange, say),
+        # the course keeps its own beside the gradebook.
+        config.Exchange.root = str(Path(root).resolve() / "exchange")
+        Path(config.Exchange.root).mkdir(parents=True, exist_ok=True)
     for dotted, value in overrides.items():
         section, name = dotted.rsplit(".", 1)
         config[section][name] = value
@@ -66,7 +96,12 @@ class Course:
         self.root = Path(root).resolve()
         self.config = load_config(self.root, **overrides)
         self.coursedir = CourseDirectory(config=self.config)
+        _quiet(logging.getLogger("traitlets"))
         self.api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
+        # nbgrader's step-by-step INFO log is kept in each result's "log";
+        # on screen, only warnings and errors (``course -v`` shows everything).
+        self.api.log.setLevel(logging.DEBUG if logging.getLogger().isEnabledFor(logging.INFO) else logging.WARNING)
+        _quiet(self.api.log, logging.getLogger("traitlets"))
 
     # -- paths ---------------------------------------------------------------
     def path(self, kind: str, *parts: str) -> Path:

@@ -36,7 +36,7 @@ def typical_mistake(assignment: str) -> dict:
     return module.TYPICAL_MISTAKE
 
 
-def build_class(demo: Course, repository: Course, assignment: str) -> None:
+def build_class(demo: Course, assignment: str) -> None:
     """Write the three demo submissions into ``demo/submitted/``."""
     demo.generate_release(assignment)
     for notebook in demo.notebooks(assignment):
@@ -46,8 +46,7 @@ def build_class(demo: Course, repository: Course, assignment: str) -> None:
         wrong = fill_solutions(release, source, replace={mistake["cell"]: mistake["source"]})
         for student in STUDENTS:
             demo.path("submitted", student, assignment).mkdir(parents=True, exist_ok=True)
-        shutil.copy(repository.path("solution", assignment, f"{notebook}.ipynb"),
-                    demo.path("submitted", "ada", assignment, f"{notebook}.ipynb"))
+        nbformat.write(fill_solutions(release, source), str(demo.path("submitted", "ada", assignment, f"{notebook}.ipynb")))
         nbformat.write(release, str(demo.path("submitted", "ben", assignment, f"{notebook}.ipynb")))
         nbformat.write(wrong, str(demo.path("submitted", "cleo", assignment, f"{notebook}.ipynb")))
 
@@ -93,7 +92,7 @@ def run_demo(directory: Path, regenerate: bool = True) -> int:
     print("== TA: autograde, feedback, grades")
     reports = []
     for assignment in assignments:
-        build_class(demo, repository, assignment)
+        build_class(demo, assignment)
         report = grade_class(demo, assignment)
         reports.append(report)
         print(report.table())

@@ -1,0 +1,8 @@
+"""Reference numerics for answer keys and benchmarks (never shipped to students).
+
+- :mod:`autograder.reference.network`: the three-layer sigmoid network of
+  assignment 05, per sample (as the exercise teaches it) and vectorized over
+  mini-batches.
+- :mod:`autograder.reference.exam`: the true labels of the held-back digits
+  whose predictions assignment 05 records.
+"""
