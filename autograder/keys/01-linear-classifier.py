@@ -1,0 +1,333 @@
+"""Answer key for 01 — A linear classifier.
+
+One test per graded cell (``test_<grade_id>``); ``answer`` holds what the cell
+recorded. The iris data are loaded here from scikit-learn (the same 150
+flowers as R's ``datasets::iris``), R's ``scale(x, center = FALSE,
+scale = TRUE)`` is computed here with NumPy, hidden inputs are regenerated
+from the cells' seeds, and accuracy is judged from the predicted classes the
+notebook recorded, against species labels that never come from the kernel.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autograder.checks import WrongAnswer, expect_close, expect_equal, expect_shape
+
+# The bug example of the deck (COURSE.md §01).
+LADYBIRD = (3.0, 1.1)        # width x, target t
+CATERPILLAR = (1.0, 2.9)
+A_START_BUGS = 0.25
+# The training protocol that the notebook fixes in a read-only cell.
+PROTOCOL_SEED = 0
+NUDGE = 0.1
+EPOCHS = 10
+LEARNING_RATES = [0.001, 0.01, 0.1, 0.5, 1.0]
+GOOD_ACCURACY = 0.97
+HAND_ROUNDING = 1e-4
+
+#: The typical mistake the demo class makes in this assignment (see `course demo`).
+TYPICAL_MISTAKE = {
+    "cell": "r_scale_impl",
+    "source": (
+        "def r_scale(frame):\n"
+        "    return frame / frame.std()   # oops: R's scale(center = FALSE) does not divide by the sd\n"
+    ),
+    "loses": ["scaled_frame"],
+}
+
+
+# -- helpers computed outside the kernel ------------------------------------------------------
+
+def two_class_iris() -> tuple[np.ndarray, np.ndarray]:
+    """The setosa and versicolor rows of iris in R's order: (100, 4) measurements, (100,) species names."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    keep = bunch.target < 2
+    return bunch.data[keep].astype(float), np.array(["setosa", "versicolor"])[bunch.target[keep]]
+
+
+def r_scale(x: np.ndarray) -> np.ndarray:
+    """R's scale(x, center = FALSE, scale = TRUE): each column over sqrt(sum(x²)/(n − 1))."""
+    return x / np.sqrt(np.sum(x ** 2, axis=0) / (x.shape[0] - 1))
+
+
+def r_scale_mistakes(x: np.ndarray) -> dict[str, np.ndarray]:
+    """What the usual wrong ports of R's scale produce on *x*."""
+    centred = x - x.mean(axis=0)
+    return {
+        "each column is divided by its standard deviation (R's scale(center = FALSE) divides by the "
+        "root mean square sqrt(sum(x²)/(n − 1)), which is not the sd)": x / x.std(axis=0, ddof=1),
+        "each column is centred before scaling (that is R's default scale(x); the deck asks for "
+        "center = FALSE)": centred / centred.std(axis=0, ddof=1),
+        "the root mean square uses n instead of n − 1 (R divides sum(x²) by n − 1)":
+            x / np.sqrt(np.mean(x ** 2, axis=0)),
+        "each column is divided by its population standard deviation (ddof = 0), and R's scale "
+        "does not use the sd at all": x / x.std(axis=0),
+    }
+
+
+def train(a: float, x: np.ndarray, targets: np.ndarray, lr: float, epochs: int) -> np.ndarray:
+    """Reference: the slope after every update, sweeping the examples in order *epochs* times."""
+    history = []
+    for _ in range(epochs):
+        for xi, ti in zip(x, targets):
+            a = a + lr * (ti - a * xi) / xi
+            history.append(a)
+    return np.array(history)
+
+
+def protocol() -> tuple[float, np.ndarray]:
+    """The random start slope and example order that the notebook draws from its seed."""
+    rng = np.random.default_rng(PROTOCOL_SEED)
+    return float(rng.uniform(0.0, 3.0)), rng.permutation(100)
+
+
+def above_line(slope: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return y > slope * x
+
+
+def as_points(answer, name: str) -> np.ndarray:
+    return expect_shape(answer[name], (100,), f"{name} (the 100 values used for training)")
+
+
+# -- 1. the bug example -----------------------------------------------------------------------
+
+def test_bug_error(answer):
+    x, t = LADYBIRD
+    expected = t - A_START_BUGS * x
+    expect_close(answer["E_ladybird"], expected, "E_ladybird", rtol=0, atol=HAND_ROUNDING,
+                 mistakes={"the error is taken as output − target (it is target − output)": -expected,
+                           "the ladybird's length 1.0 is used instead of the target 1.1": 1.0 - A_START_BUGS * x})
+
+
+def _refine(a, x, t, lr):
+    return a + lr * (t - a * x) / x
+
+
+def _refine_mistakes(a, x, t, lr) -> dict:
+    return {
+        "the learning rate is not applied": _refine(a, x, t, 1.0),
+        "the slope is replaced by the change ΔA instead of moved by it": lr * (t - a * x) / x,
+        "the change is subtracted from A instead of added": a - lr * (t - a * x) / x,
+        "the error is multiplied by x instead of divided by it": a + lr * (t - a * x) * x,
+    }
+
+
+def _bug_sequence(lr: float) -> list[float]:
+    after_ladybird = _refine(A_START_BUGS, *LADYBIRD, lr)
+    return [after_ladybird, _refine(after_ladybird, *CATERPILLAR, lr)]
+
+
+@pytest.mark.parametrize("part", ["worked_L1", "worked_L05", "hidden_inputs"])
+def test_refine_slope(answer, part):
+    if part in ("worked_L1", "worked_L05"):
+        lr = 1.0 if part == "worked_L1" else 0.5
+        name = f"slopes after the ladybird and then the caterpillar with L = {lr:g}"
+        recorded = answer["bugs_L1" if lr == 1.0 else "bugs_L05"]
+        wrong = {}
+        for description in _refine_mistakes(0.0, 1.0, 1.0, lr):
+            first = _refine_mistakes(A_START_BUGS, *LADYBIRD, lr)[description]
+            wrong[description] = [first, _refine_mistakes(first, *CATERPILLAR, lr)[description]]
+        expect_close(recorded, _bug_sequence(lr), name, rtol=0, atol=HAND_ROUNDING, mistakes=wrong)
+    else:
+        rng = np.random.default_rng(101)
+        a, x, t = rng.uniform(-2, 2, 20), rng.uniform(0.5, 4, 20), rng.uniform(-3, 3, 20)
+        lr = rng.uniform(0.05, 1.0, 20)
+        expect_close(answer["hidden"], _refine(a, x, t, lr), "refine_slope on 20 hidden cases", rtol=1e-9,
+                     mistakes=_refine_mistakes(a, x, t, lr),
+                     hint="ΔA = L · E / x with E = target − A·x; return A + ΔA.")
+
+
+# -- 2. R's scale, ported ---------------------------------------------------------------------
+
+def test_filtered(answer):
+    _, species = two_class_iris()
+    expect_equal(answer["columns"], ["Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width", "Species"],
+                 "the columns of iris2", hint="keep R's column names and order, Species last.")
+    recorded = answer["species"]
+    if not isinstance(recorded, list) or len(recorded) != len(species):
+        raise WrongAnswer(f"iris2 has {len(recorded) if isinstance(recorded, list) else 'no'} rows; "
+                          "keeping setosa and versicolor leaves 100 rows of the 150.")
+    expect_equal(np.array(recorded, dtype=object), species.astype(object), "the Species column of iris2",
+                 hint="keep the rows whose species is setosa or versicolor, in their original order.")
+
+
+@pytest.mark.parametrize("part", ["scaled_frame", "hidden_input"])
+def test_scaled_frame(answer, part):
+    measurements, _ = two_class_iris()
+    if part == "scaled_frame":
+        frame = answer["frame"]
+        if np.shape(frame) == (150, 4):
+            raise WrongAnswer("the scaled frame has 150 rows: filter to setosa and versicolor first, then scale "
+                              "(the column scales depend on which rows are kept).")
+        expect_close(frame, r_scale(measurements), "the four scaled measurements of iris2", rtol=0, atol=1e-6,
+                     mistakes=r_scale_mistakes(measurements))
+    else:
+        rng = np.random.default_rng(303)
+        data = rng.normal(1.0, 2.0, size=(9, 3))
+        expect_close(answer["hidden"], r_scale(data), "r_scale on a hidden 9 × 3 frame", rtol=0, atol=1e-9,
+                     mistakes=r_scale_mistakes(data))
+
+
+# -- the scatter plot, judged from the recorded figure description ----------------------------
+
+TITLE = "Sepal Length-Width"
+XLABEL, YLABEL = "Sepal Length", "Sepal Width"
+
+
+def _axes(description) -> list[dict]:
+    if not isinstance(description, dict) or not description.get("axes"):
+        raise WrongAnswer("the figure has no axes: draw the scatter plot on fig_scatter.")
+    return description["axes"]
+
+
+def _plot_axes(description) -> dict:
+    """The axes that hold the scatter plot (the one with the most plotted points)."""
+    return max(_axes(description), key=lambda ax: sum(s.get("n_points", 0) for s in ax.get("series", [])))
+
+
+def _species_series(ax: dict, name: str) -> list[dict]:
+    return [s for s in ax.get("series", []) if (s.get("label") or "").strip() == name and s.get("n_points", 0) > 0]
+
+
+@pytest.mark.parametrize("part", ["title", "axis_labels", "species"])
+def test_scatter(answer, part):
+    description = answer["scatter"]
+    ax = _plot_axes(description)
+    if part == "title":
+        titles = [a.get("title", "").strip() for a in _axes(description)] + [description.get("suptitle", "").strip()]
+        if TITLE not in titles:
+            found = [t for t in titles if t]
+            raise WrongAnswer(
+                "the plot's title: " + (f"found {found[0]!r}, " if found else "the plot has no title; ")
+                + f"ggtitle(\"{TITLE}\") becomes ax.set_title(\"{TITLE}\").")
+    elif part == "axis_labels":
+        x, y = ax.get("xlabel", "").strip(), ax.get("ylabel", "").strip()
+        problems = []
+        if (x, y) == (YLABEL, XLABEL):
+            raise WrongAnswer("the axis labels are swapped: sepal length goes along x, sepal width up y.")
+        if x != XLABEL:
+            problems.append(f"the x axis label is {x!r}" if x else "the x axis has no label")
+        if y != YLABEL:
+            problems.append(f"the y axis label is {y!r}" if y else "the y axis has no label")
+        if problems:
+            raise WrongAnswer("; ".join(problems) + f" (xlab(\"{XLABEL}\") and ylab(\"{YLABEL}\") in R).")
+    else:
+        _judge_species(ax)
+
+
+def _judge_species(ax: dict) -> None:
+    series = {name: _species_series(ax, name) for name in ("setosa", "versicolor")}
+    missing = [name for name, found in series.items() if not found]
+    if missing:
+        unlabelled = [s for s in ax.get("series", []) if s.get("label") is None and s.get("n_points", 0) >= 100]
+        if unlabelled:
+            raise WrongAnswer("one series holds both species: draw one series per species (one ax.scatter call "
+                              "each, with label= the species name), so each gets its own marker and colour.")
+        raise WrongAnswer(f"no plotted series is labelled {' or '.join(repr(m) for m in missing)}: draw one series "
+                          "per species with label= the species name.")
+    for name, found in series.items():
+        points = sum(s["n_points"] for s in found)
+        if points != 50:
+            raise WrongAnswer(f"the {name} series has {points} points; iris2 holds 50 flowers of each species.")
+    markers = {name: {m for s in found for m in s.get("markers", [])} for name, found in series.items()}
+    colours = {name: {c for s in found for c in s.get("colors", [])} for name, found in series.items()}
+    if "" in markers["setosa"] | markers["versicolor"]:
+        raise WrongAnswer("a species is drawn as a line without markers: plot points, like geom_point.")
+    if markers["setosa"] & markers["versicolor"]:
+        raise WrongAnswer("both species use the same marker: R maps shape = Species, so give each species its own "
+                          "marker (for example 'o' and '^').")
+    if colours["setosa"] & colours["versicolor"]:
+        raise WrongAnswer("both species use the same colour: R maps color = Species, so give each its own colour.")
+    legend = [text.strip() for text in ax.get("legend", [])]
+    if not {"setosa", "versicolor"} <= set(legend):
+        raise WrongAnswer("the plot has no legend naming both species: call ax.legend() (ggplot adds one for you).")
+
+
+# -- 3. training the classifier ---------------------------------------------------------------
+
+@pytest.mark.parametrize("part", ["history", "bugs"])
+def test_train_slope(answer, part):
+    if part == "history":
+        rng = np.random.default_rng(404)
+        x, t = rng.uniform(0.5, 2.0, 12), rng.uniform(0.0, 3.0, 12)
+        expected = train(0.5, x, t, 0.3, 3)
+        expect_close(answer["hidden"], expected, "train_slope(0.5, x, targets, lr=0.3, epochs=3) on hidden data",
+                     rtol=1e-9, mistakes={"the learning rate is not applied": train(0.5, x, t, 1.0, 3),
+                                          "the history lists the starting slope first (it holds the slope "
+                                          "after each update)": np.concatenate([[0.5], expected[:-1]])},
+                     hint="one update per example, the whole list once per epoch; record the slope after each.")
+    else:
+        expect_close(answer["bugs"], _bug_sequence(0.5), "train_slope on the two bugs with L = 0.5", rtol=0,
+                     atol=HAND_ROUNDING)
+
+
+def _protocol_variants(x, y, is_setosa, lr) -> tuple[float, dict[str, float]]:
+    a_start, order = protocol()
+    targets = np.where(is_setosa, y - NUDGE, y + NUDGE)
+    final = train(a_start, x[order], targets[order], lr, EPOCHS)[-1]
+    flipped = np.where(is_setosa, y + NUDGE, y - NUDGE)
+    return final, {
+        "the examples are taken in the data's own order, not in `order`":
+            train(a_start, x, targets, lr, EPOCHS)[-1],
+        "the targets are nudged the wrong way (setosa lies above the line, so its target is y − nudge)":
+            train(a_start, x[order], flipped[order], lr, EPOCHS)[-1],
+        "the targets are not nudged at all": train(a_start, x[order], y[order], lr, EPOCHS)[-1],
+        "only one epoch is run": train(a_start, x[order], targets[order], lr, 1)[-1],
+    }
+
+
+@pytest.mark.parametrize("part", ["learning_rates", "final_slopes", "accuracies"])
+def test_rate_table(answer, part):
+    _, species = two_class_iris()
+    is_setosa = species == "setosa"
+    x, y = as_points(answer, "x"), as_points(answer, "y")
+    if part == "learning_rates":
+        rates = expect_shape(answer["rates"], (len(LEARNING_RATES),), "the learning rates in the table")
+        expect_close(np.sort(rates), LEARNING_RATES, "the learning rates in the table",
+                     hint="use one entry per rate in LEARNING_RATES.")
+        return
+    rates = np.asarray(answer["rates"], dtype=float)
+    slopes = expect_shape(answer["slopes"], rates.shape, "final slope per learning rate")
+    if part == "final_slopes":
+        for rate, slope in zip(rates, slopes):
+            expected, wrong = _protocol_variants(x, y, is_setosa, float(rate))
+            expect_close(slope, expected, f"the final slope for learning rate {rate:g}", rtol=1e-6, mistakes=wrong,
+                         hint="start at A_start, take the examples in `order`, EPOCHS times.")
+    else:
+        accuracies = expect_shape(answer["accuracies"], rates.shape, "accuracy per learning rate")
+        judged = np.array([np.mean(above_line(s, x, y) == is_setosa) for s in slopes])
+        expect_close(accuracies, judged, "the accuracies in the table", rtol=0, atol=1e-9,
+                     mistakes={"accuracy counts setosa below the line": 1.0 - judged},
+                     hint="accuracy is the fraction of the 100 flowers on their species' side of y = A·x "
+                          "(setosa above).")
+
+
+@pytest.mark.parametrize("part", ["accuracy", "predictions_from_the_line"])
+def test_accuracy(answer, part):
+    _, species = two_class_iris()
+    predicted = answer["predicted"]
+    if not isinstance(predicted, list) or len(predicted) != len(species):
+        raise WrongAnswer(f"expected one predicted species for each of the 100 flowers of iris2, got "
+                          f"{len(predicted) if isinstance(predicted, list) else type(predicted).__name__}.")
+    unknown = sorted({str(p) for p in predicted} - {"setosa", "versicolor"})
+    if unknown:
+        raise WrongAnswer(f"predictions must be 'setosa' or 'versicolor', found {unknown[:3]}.")
+    predicted = np.array(predicted, dtype=object)
+    if part == "accuracy":
+        accuracy = float(np.mean(predicted == species))
+        if accuracy <= 1.0 - GOOD_ACCURACY:
+            raise WrongAnswer("almost every flower is put in the other species: setosa lies ABOVE the line.")
+        if accuracy < GOOD_ACCURACY:
+            raise WrongAnswer(f"the line classifies {accuracy:.0%} of the flowers correctly; a line through the "
+                              f"origin can reach {GOOD_ACCURACY:.0%} or better. Try another learning rate.")
+    else:
+        slope = expect_shape(answer["slope"], (), "best_slope")
+        x, y = as_points(answer, "x"), as_points(answer, "y")
+        from_line = np.where(above_line(float(slope), x, y), "setosa", "versicolor").astype(object)
+        disagree = int(np.sum(from_line != predicted))
+        if disagree:
+            raise WrongAnswer(f"{disagree} of the 100 predictions are not what the line y = best_slope·x says "
+                              "(setosa when a flower lies above it): predict with classify(best_slope, x, y).")
