@@ -50,6 +50,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from autograder.grading_session import ScratchCourse
+    from autograder.judge import is_autograder_test
 
     scratch = ScratchCourse()
     failures = 0
@@ -57,13 +58,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         for assignment in _assignments(scratch.course, args.assignments):
             solution = scratch.grade(assignment, scratch.source_notebook(assignment), "solution")
             blank = scratch.grade(assignment, scratch.release_notebook(assignment), "untouched-release")
-            ok = solution.score == solution.max_score > 0 and blank.score == 0
+            # Manually graded (written) cells score nothing until a person grades them.
+            auto = {c.metadata.nbgrader.grade_id for c in scratch.source_notebook(assignment).cells
+                    if is_autograder_test(c)}
+            earned = sum(score or 0 for cell, (score, _) in solution.cells.items() if cell in auto)
+            possible = sum(points for cell, (_, points) in solution.cells.items() if cell in auto)
+            ok = earned == possible > 0 and blank.score == 0
             failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {assignment}: source {solution.score:g}/{solution.max_score:g}, "
+            print(f"{'ok  ' if ok else 'FAIL'} {assignment}: source {earned:g}/{possible:g} autograded points, "
                   f"untouched release {blank.score:g}/{blank.max_score:g}")
             if not ok:
                 for cell, (score, points) in solution.cells.items():
-                    if score != points:
+                    if cell in auto and score != points:
                         print(f"     source loses points in {cell}: {solution.cell_output_text(cell)[:300]}")
     finally:
         scratch.cleanup()
@@ -73,7 +79,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.pipeline import grade_class
 
-    report = grade_class(Course(args.root), args.assignment, Path(args.submissions) if args.submissions else None,
+    course = Course(args.root)
+    if args.due:  # nbgrader's own due date: AssignLatePenalties and the late plugin read it
+        from datetime import datetime
+
+        with course.gradebook() as gradebook:
+            gradebook.update_or_create_assignment(args.assignment, duedate=datetime.fromisoformat(args.due))
+    report = grade_class(course, args.assignment, Path(args.submissions) if args.submissions else None,
                          workers=args.workers, force=args.force)
     print(report.table())
     return 0 if not report.failed else 3
@@ -126,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(REPOSITORY), help="course root holding the gradebook")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
     p.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    p.add_argument("--due", help="the assignment's deadline, e.g. '2025-03-01 23:59' (UTC), for late penalties")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("export", help="write nbgrader's grades CSV (TA)")
