@@ -1,0 +1,295 @@
+"""Answer key for 03 — Errors flowing backwards.
+
+One test per graded cell (``test_<grade_id>``); ``answer`` holds what the cell
+recorded. Hidden inputs are regenerated here from the seeds the cells use;
+slopes are judged against central finite differences computed here, so a
+formula that only fits the worked example fails.
+
+Conventions (COURSE.md §03): ``dE_dw_output`` and ``dE_dw_hidden`` return the
+EXACT slope of E = Σ(t − o)² (factor 2 kept); the hand-worked update and
+``weight_update`` use the deck's convention, the 2 absorbed into the rate.
+"""
+
+import numpy as np
+import pytest
+from scipy.special import expit as sigmoid
+
+from autograder.checks import WrongAnswer, expect_close
+
+# The worked examples of the deck.
+W_HO = np.array([[2.0, 3.0], [1.0, 4.0]])
+E_OUTPUT = np.array([0.8, 0.5])
+W_IH = np.array([[3.0, 2.0], [1.0, 7.0]])
+HAND_ROUNDING = 1.5e-3     # the book prints 0.909, -0.0497, 2.005, 0.362, ...
+
+#: The typical mistake the demo class makes in this assignment (see `course demo`).
+TYPICAL_MISTAKE = {
+    "cell": "matrix_impl",
+    "source": (
+        "def backpropagate_errors(W, e_next):\n"
+        "    return np.asarray(W) @ np.asarray(e_next)   # oops: W instead of W^T\n"
+        "\n"
+        "e_hidden_matrix = backpropagate_errors(W_ho, e_output)\n"
+        "print(e_hidden_matrix)"
+    ),
+    "loses": ["matrix"],
+}
+
+TRANSPOSED = "the weight matrix is used without transposing it (errors flow back through W^T, not W)"
+FACTOR_2_MISSING = ("the factor 2 is absorbed into the learning rate. That is the deck's convention, but this "
+                    "function must return the EXACT slope of E = sum((t - o)^2), factor 2 included")
+FACTOR_2_EXTRA = ("the factor 2 is kept. This part uses the deck's convention, where the 2 is absorbed "
+                  "into the learning rate")
+NO_SLOPE = "the sigmoid's slope o(1 - o) is missing"
+
+
+# -- reference numerics ---------------------------------------------------------
+def split_errors(W, e_next):
+    W = np.asarray(W, dtype=float)
+    return (W / W.sum(axis=1, keepdims=True)).T @ np.asarray(e_next, dtype=float)
+
+
+def numerical_gradient(f, W, h=1e-6):
+    W = np.array(W, dtype=float)
+    grad = np.zeros_like(W)
+    for index in np.ndindex(W.shape):
+        original = W[index]
+        W[index] = original + h
+        above = f(W)
+        W[index] = original - h
+        below = f(W)
+        W[index] = original
+        grad[index] = (above - below) / (2 * h)
+    return grad
+
+
+def forward_differences(f, W, h):
+    W = np.array(W, dtype=float)
+    grad = np.zeros_like(W)
+    base = f(W)
+    for index in np.ndindex(W.shape):
+        original = W[index]
+        W[index] = original + h
+        grad[index] = (f(W) - base) / h
+        W[index] = original
+    return grad
+
+
+def _each_with(recorded, expected, name, mistakes, **tolerances):
+    if not isinstance(recorded, list) or len(recorded) != len(expected):
+        raise WrongAnswer(f"{name}: expected {len(expected)} results, got {type(recorded).__name__}.")
+    for number, (actual, wanted) in enumerate(zip(recorded, expected)):
+        if isinstance(actual, str):
+            raise WrongAnswer(f"{name}, hidden case {number + 1}: your function raised {actual}")
+        expect_close(actual, wanted, f"{name}, hidden case {number + 1}",
+                     mistakes={d: v[number] for d, v in mistakes.items()}, **tolerances)
+
+
+# -- 1. splitting errors ------------------------------------------------------------
+@pytest.mark.parametrize("part", ["hidden_cases", "example"])
+def test_split(answer, part):
+    if part == "hidden_cases":
+        rng = np.random.default_rng(301)
+        cases = [(rng.uniform(0.1, 5.0, size=shape), rng.uniform(-1.0, 1.0, size=shape[0]))
+                 for shape in [(2, 2), (3, 4), (5, 2)]]
+        _each_with(answer["hidden_cases"], [split_errors(W, e) for W, e in cases], "split_errors", {
+            "each share is normalised by the links LEAVING a node instead of the links entering the receiving node":
+                [(W.T @ e) / W.sum(axis=0) for W, e in cases],
+            "the errors are sent back through W^T without normalising": [W.T @ e for W, e in cases],
+        }, rtol=1e-6, atol=1e-9, hint="row k of W holds the links into node k; divide each row by its own sum.")
+    else:
+        expect_close(answer["e_hidden"], split_errors(W_HO, E_OUTPUT), "e_hidden", rtol=0, atol=HAND_ROUNDING,
+                     mistakes={"W_ho is typed transposed": split_errors(W_HO.T, E_OUTPUT),
+                               "the normalising denominators are dropped": W_HO.T @ E_OUTPUT})
+        expect_close(answer["W_ih"], W_IH, "W_ih", mistakes={"W_ih is typed transposed (rows are receiving nodes)": W_IH.T})
+        e_hidden = split_errors(W_HO, E_OUTPUT)
+        expect_close(answer["e_input"], split_errors(W_IH, e_hidden), "e_input", rtol=0, atol=HAND_ROUNDING,
+                     mistakes={"the output errors are split instead of the hidden errors": split_errors(W_IH, E_OUTPUT),
+                               "W_ih is used transposed": split_errors(W_IH.T, e_hidden)})
+
+
+# -- 2. W^T e -------------------------------------------------------------------------
+@pytest.mark.parametrize("part", ["hidden_cases", "example"])
+def test_matrix(answer, part):
+    if part == "hidden_cases":
+        rng = np.random.default_rng(302)
+        cases = [(rng.normal(size=shape), rng.normal(size=shape[0])) for shape in [(2, 3), (4, 4), (1, 5)]]
+        _each_with(answer["hidden_cases"], [W.T @ e for W, e in cases], "backpropagate_errors",
+                   {TRANSPOSED: [W @ e if W.shape[0] == W.shape[1] else np.full(W.shape[1], np.nan) for W, e in cases]},
+                   rtol=1e-7, atol=1e-10, hint="W has one row per receiving node; W^T has one row per sending node.")
+    else:
+        expect_close(answer["e_hidden_matrix"], W_HO.T @ E_OUTPUT, "e_hidden_matrix", rtol=0, atol=1e-6,
+                     mistakes={TRANSPOSED: W_HO @ E_OUTPUT,
+                               "the errors are normalised as in section 1": split_errors(W_HO, E_OUTPUT)})
+
+
+# -- 3. and 4. slopes against finite differences -----------------------------------------
+def _output_cases():
+    rng = np.random.default_rng(303)
+    cases = []
+    for n_hidden, n_out in [(3, 2), (4, 4), (2, 3)]:
+        W = rng.normal(size=(n_out, n_hidden))
+        o_hidden = rng.uniform(0.01, 0.99, size=(n_hidden, 1))
+        t = rng.uniform(0.01, 0.99, size=(n_out, 1))
+        cases.append((W, o_hidden, t))
+    return cases
+
+
+def test_dE_dw_output(answer):
+    cases = _output_cases()
+    expected, half, no_slope, flipped = [], [], [], []
+    for W, o_hidden, t in cases:
+        error = lambda M: float(np.sum((t - sigmoid(M @ o_hidden)) ** 2))
+        numeric = numerical_gradient(error, W)
+        o = sigmoid(W @ o_hidden)
+        expected.append(numeric)
+        half.append(numeric / 2)
+        no_slope.append(-2 * (t - o) @ o_hidden.T)
+        flipped.append(-numeric)
+    _each_with(answer["slopes"], expected, "dE_dw_output compared with finite differences of E", {
+        FACTOR_2_MISSING: half,
+        NO_SLOPE: no_slope,
+        "the sign is flipped: (t - o) has slope -1 with respect to o, which gives the leading minus": flipped,
+    }, rtol=1e-5, atol=1e-8)
+
+
+def _hidden_cases():
+    rng = np.random.default_rng(304)
+    cases = []
+    for n_in, n_hidden, n_out in [(3, 4, 2), (2, 3, 3)]:
+        W_ih = rng.normal(size=(n_hidden, n_in))
+        W_ho = rng.normal(size=(n_out, n_hidden))
+        x = rng.uniform(0.01, 0.99, size=(n_in, 1))
+        t = rng.uniform(0.01, 0.99, size=(n_out, 1))
+        cases.append((W_ih, W_ho, x, t))
+    return cases
+
+
+def test_dE_dw_hidden(answer):
+    expected, half, no_slope = [], [], []
+    for W_ih, W_ho, x, t in _hidden_cases():
+        error = lambda M: float(np.sum((t - sigmoid(W_ho @ sigmoid(M @ x))) ** 2))
+        numeric = numerical_gradient(error, W_ih)
+        h = sigmoid(W_ih @ x)
+        o = sigmoid(W_ho @ h)
+        expected.append(numeric)
+        half.append(numeric / 2)
+        no_slope.append(-2 * (W_ho.T @ ((t - o) * o * (1 - o))) @ x.T)
+    _each_with(answer["slopes"], expected, "dE_dw_hidden compared with finite differences of E", {
+        FACTOR_2_MISSING: half,
+        "the hidden nodes' sigmoid slope o_hidden(1 - o_hidden) is missing": no_slope,
+    }, rtol=1e-5, atol=1e-8)
+
+
+# -- 5. one update by hand -----------------------------------------------------------------
+@pytest.mark.parametrize("part", ["sum_in", "out", "dE_dw11", "new_w11"])
+def test_update_by_hand(answer, part):
+    sum_in = 2.0 * 0.4 + 3.0 * 0.5
+    out = sigmoid(sum_in)
+    slope = out * (1 - out)
+    dE_dw11 = -1.5 * slope * 0.4
+    if part == "sum_in":
+        expect_close(answer["sum_in"], sum_in, "sum_in", rtol=0, atol=1e-6,
+                     mistakes={"the weights are paired with the wrong hidden outputs": 2.0 * 0.5 + 3.0 * 0.4})
+    elif part == "out":
+        expect_close(answer["out"], out, "out", rtol=0, atol=5e-4,
+                     mistakes={"the sigmoid's slope is given instead of its value": slope})
+    elif part == "dE_dw11":
+        expect_close(answer["dE_dw11"], dE_dw11, "dE_dw11", rtol=0, atol=6e-5, mistakes={
+            FACTOR_2_EXTRA: 2 * dE_dw11,
+            NO_SLOPE: -1.5 * 0.4,
+            "the leading minus sign is missing": -dE_dw11,
+            "the signal of the other link (0.5) is used": -1.5 * slope * 0.5,
+        })
+    else:
+        expect_close(answer["new_w11"], 2.0 - 0.1 * dE_dw11, "new_w11", rtol=0, atol=5e-4, mistakes={
+            "the slope is added instead of subtracted: the weight moves uphill": 2.0 + 0.1 * dE_dw11,
+            FACTOR_2_EXTRA: 2.0 - 0.2 * dE_dw11,
+            NO_SLOPE: 2.0 + 0.1 * 1.5 * 0.4,
+        })
+
+
+# -- 6. the matrix update --------------------------------------------------------------------
+def _update_cases():
+    rng = np.random.default_rng(306)
+    cases = []
+    for n_prev, n, batch in [(3, 2, 1), (4, 3, 1), (2, 2, 5)]:
+        W = rng.normal(size=(n, n_prev))
+        prev = rng.uniform(0.01, 0.99, size=(n_prev, batch))
+        t = rng.uniform(0.01, 0.99, size=(n, batch))
+        cases.append((W, prev, t))
+    return cases
+
+
+@pytest.mark.parametrize("part", ["example", "finite_differences"])
+def test_weight_update(answer, part):
+    if part == "example":
+        o = sigmoid(2.3)
+        change = 0.1 * (1.5 * o * (1 - o)) * np.array([[0.4, 0.5]])
+        expect_close(answer["example"], change, "weight_update on the example of Exercise 5", rtol=1e-6, atol=1e-9,
+                     mistakes={"the change has the wrong sign (it must be ADDED to W)": -change,
+                               FACTOR_2_EXTRA: 2 * change,
+                               NO_SLOPE: 0.1 * 1.5 * np.array([[0.4, 0.5]])})
+        return
+    expected, flipped, doubled, no_slope = [], [], [], []
+    for W, prev, t in _update_cases():
+        half_error = lambda M: 0.5 * float(np.sum((t - sigmoid(M @ prev)) ** 2))
+        change = -0.3 * numerical_gradient(half_error, W)
+        o = sigmoid(W @ prev)
+        expected.append(change)
+        flipped.append(-change)
+        doubled.append(2 * change)
+        no_slope.append(0.3 * (t - o) @ prev.T)
+    _each_with(answer["changes"], expected, "weight_update against -lr * finite differences of 1/2 sum((t - o)^2)", {
+        "the change has the wrong sign (it must be ADDED to W)": flipped,
+        FACTOR_2_EXTRA: doubled,
+        NO_SLOPE: no_slope,
+    }, rtol=1e-5, atol=1e-8)
+
+
+# -- 7. gradient checking -----------------------------------------------------------------------
+@pytest.mark.parametrize("part", ["central", "unchanged", "sigmoid_layer"])
+def test_numerical_gradient(answer, part):
+    rng = np.random.default_rng(307)
+    W = rng.normal(size=(3, 4))
+    A = rng.normal(size=(2, 3))
+    x = rng.uniform(0.01, 0.99, size=(3, 1))
+    t = rng.uniform(0.01, 0.99, size=(2, 1))
+    if part == "central":
+        wavy = lambda M: float(np.sum(np.sin(M) * M ** 2))
+        exact = np.cos(W) * W ** 2 + 2 * W * np.sin(W)
+        expect_close(answer["wavy"], exact, "numerical_gradient of sum(sin(W) * W**2) with h = 1e-3", rtol=1e-5, atol=2e-6,
+                     mistakes={"one-sided (forward) differences are used instead of central ones":
+                               forward_differences(wavy, W, 1e-3),
+                               "the difference is divided by h instead of 2h": 2 * exact},
+                     hint="use (f(W + h) - f(W - h)) / (2h), and the h you are given.")
+    elif part == "unchanged":
+        change = answer["W_change"]
+        if not isinstance(change, float) or not change <= 1e-12:
+            raise WrongAnswer("numerical_gradient left W changed after it returned: put each entry back "
+                              "exactly (save the original value), or work on a copy.")
+    else:
+        layer = lambda M: float(np.sum((t - sigmoid(M @ x)) ** 2))
+        o = sigmoid(A @ x)
+        expect_close(answer["layer"], -2 * ((t - o) * o * (1 - o)) @ x.T,
+                     "numerical_gradient of a sigmoid layer's error (default h)", rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("part", ["values", "zeros"])
+def test_relative_error(answer, part):
+    if part == "zeros":
+        zero = answer["zeros"]
+        if not isinstance(zero, float) or zero != 0.0:
+            raise WrongAnswer("relative_error of two all-zero arrays must be 0.0 (avoid dividing 0 by 0).")
+        return
+    rng = np.random.default_rng(308)
+    a, b = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    pairs = [(a, b), (b, a), (a, 2 * a), (a, a + 1e-6 * b), (a.ravel(), -3 * a.ravel()), (5.0, 4.0)]
+    norm = np.linalg.norm
+    expected = [norm(np.subtract(p, q)) / (norm(p) + norm(q)) for p, q in pairs]
+    expect_close(answer["values"], expected, "relative_error on six hidden pairs", rtol=1e-6, atol=1e-12, mistakes={
+        "the difference is not divided by the sizes (an absolute error)": [norm(np.subtract(p, q)) for p, q in pairs],
+        "only the size of the first array is used in the denominator": [norm(np.subtract(p, q)) / norm(p) for p, q in pairs],
+        "the denominator is max(||a||, ||b||) instead of ||a|| + ||b||":
+            [norm(np.subtract(p, q)) / max(norm(p), norm(q)) for p, q in pairs],
+    }, hint="||a - b|| / (||a|| + ||b||), with np.linalg.norm over all entries.")
