@@ -1,13 +1,49 @@
 """Grade a class: every submission of one assignment, then feedback and grades.
 
-``grade_class`` autogrades each student's submission with nbgrader, writes
-feedback HTML and exports the grades CSV. One broken submission costs only
-its own points: a failure is recorded in the report with its reason and the
-rest of the class goes on.
+``grade_class`` takes a folder, nbgrader exchange or LMS zip of submissions
+(:mod:`autograder.intake`), autogrades every new or changed submission with
+nbgrader in parallel workers — the student's code runs in the sandbox
+(:mod:`autograder.sandbox`) — writes feedback HTML, exports nbgrader's grades
+CSV and a per-cell CSV (:mod:`autograder.reports`), and reports who was
+graded, who failed and why. One broken or hostile submission costs only its
+own points.
+
+Parallelism and the gradebook
+-----------------------------
+Each submission is graded by nbgrader's own ``autograde`` and
+``generate_feedback`` in a worker *process* (a ``ProcessPoolExecutor`` sized
+to the machine, or any ``concurrent.futures`` executor passed in — e.g.
+``distributed.Client(address).get_executor()`` past one machine, with the
+course folder on a shared file system). All workers write to the course's
+one gradebook through nbgrader's ``Gradebook``. That is safe because
+nbgrader's transactions are short and separate (find or create the
+submission; later, save the scores), and nothing is held open while the
+notebook runs; SQLite serialises writers, the busy ``timeout`` added to the
+default ``sqlite:///`` URL makes a writer wait for another instead of failing,
+and WAL journaling lets readers go on during a write. A submission that still
+meets a locked database is graded again. A PostgreSQL ``db_url`` needs none of
+this. Keeping nbgrader's own writes (rather than copying results from private
+gradebooks into the real one) means the gradebook is exactly what grading the
+students one by one with ``nbgrader autograde`` would give.
+
+Resuming
+--------
+After each submission finishes, the main process records its fingerprint —
+a SHA-256 of the submission's files, the assignment's source notebooks and
+its answer key — in ``.grading/<assignment>.json`` in the course root
+(written atomically). The next run grades only submissions whose fingerprint
+changed, unless ``force``. A run killed half way keeps every submission it
+finished: nbgrader committed it, and its fingerprint was recorded.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as futures
+import hashlib
+import json
+import multiprocessing
+import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +51,10 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course
-from autograder.preflight import inspect_submission
+from autograder.keyrunner import key_file
+
+#: Seconds a worker waits for another one's gradebook write.
+SQLITE_BUSY_TIMEOUT = 120
 
 
 @dataclass
@@ -25,6 +64,8 @@ class StudentResult:
     max_score: float | None
     seconds: float
     problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+    status: str = "graded"  # graded | unchanged | failed
 
 
 @dataclass
@@ -32,26 +73,88 @@ class ClassReport:
     assignment: str
     results: list[StudentResult] = field(default_factory=list)
     grades_csv: Path | None = None
+    cells_csv: Path | None = None
     feedback_dir: Path | None = None
     seconds: float = 0.0
+    workers: int = 1
+    sandbox: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[StudentResult]:
         return [r for r in self.results if r.problem]
 
     def table(self) -> str:
-        width = max([len("student")] + [len(r.student) for r in self.results])
-        lines = [f"{self.assignment}: {len(self.results)} submission(s) in {self.seconds:.1f} s",
-                 f"{'student':<{width}}  {'score':>11}  note"]
-        for r in sorted(self.results, key=lambda r: r.student):
-            score = f"{r.score:g} / {r.max_score:g}" if r.score is not None else "—"
-            lines.append(f"{r.student:<{width}}  {score:>11}  {r.problem or ''}")
-        if self.grades_csv:
-            lines.append(f"grades CSV: {self.grades_csv}")
-        if self.feedback_dir:
-            lines.append(f"feedback:   {self.feedback_dir}")
-        return "\n".join(lines)
+        from autograder.reports import summary
 
+        return summary(self)
+
+
+# -- one submission (runs in a worker process) --------------------------------
+
+_COURSES: dict[tuple, Course] = {}
+
+
+def _worker_course(root: str, overrides: dict) -> Course:
+    key = (root, json.dumps(overrides, sort_keys=True, default=str))
+    if key not in _COURSES:
+        _COURSES[key] = Course(root, **overrides)
+    return _COURSES[key]
+
+
+def _unreadable_notebooks(folder: Path) -> str | None:
+    """Why a notebook in *folder* cannot be graded at all (not JSON, not a notebook)."""
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nbformat.read(str(path), as_version=4)
+        except Exception as error:  # nbformat raises several kinds
+            kind = "is not JSON" if isinstance(error, (ValueError, UnicodeDecodeError)) else "is not a notebook"
+            return f"{path.name} {kind} ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+    return None
+
+
+def _first_error(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines()]
+    for marker in ("NbGraderException", "Error:", "error"):
+        for line in reversed(lines):
+            if marker in line and "Please see" not in line and "There was an error processing" not in line:
+                return line.removeprefix("[ERROR] ")[:240]
+    return "autograding failed (see the log)"
+
+
+def grade_submission(root: str, assignment: str, student: str, overrides: dict) -> dict:
+    """Autograde one student's submission and write its feedback (in a worker)."""
+    from autograder.sandbox import take_events
+
+    import warnings
+
+    warnings.filterwarnings("ignore", module="nbgrader")  # nbgrader's own SQLAlchemy chatter
+    start = time.perf_counter()
+    course = _worker_course(root, overrides)
+    folder = course.path("submitted", student, assignment)
+    unreadable = _unreadable_notebooks(folder)
+    for attempt in range(3):
+        take_events()
+        result = course.autograde(assignment, student)
+        events = take_events()
+        log = result.get("log", "") + str(result.get("error", "") or "")
+        if result.get("success") or "database is locked" not in log:
+            break
+        time.sleep(1 + attempt)
+    problem = None
+    if not result.get("success"):
+        problem = unreadable or _first_error(log)
+    else:
+        feedback = course.generate_feedback(assignment, student)
+        if not feedback.get("success"):
+            problem = "feedback failed: " + _first_error(feedback.get("log", ""))
+    score = course.score(assignment, student)
+    return {"student": student, "score": score.score if score else None,
+            "max_score": score.max_score if score else None, "problem": problem,
+            "notes": events, "seconds": time.perf_counter() - start}
+
+
+# -- the class ---------------------------------------------------------------
 
 def submitted_students(course: Course, assignment: str) -> list[str]:
     submitted = course.path("submitted")
@@ -60,45 +163,145 @@ def submitted_students(course: Course, assignment: str) -> list[str]:
     return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
 
 
-def _first_error(log: str) -> str:
-    for line in log.splitlines():
-        if line.startswith("[ERROR]") or "Error" in line:
-            return line.removeprefix("[ERROR] ").strip()[:200]
-    return "autograding failed (see the log)"
-
-
-def grade_one(course: Course, assignment: str, student: str) -> StudentResult:
-    start = time.perf_counter()
+def fingerprint(course: Course, assignment: str, student: str) -> str:
+    """SHA-256 of the submission's files, the source notebooks and the answer key."""
+    digest = hashlib.sha256()
     folder = course.path("submitted", student, assignment)
-    sources = {name: nbformat.read(str(course.path("source", assignment, f"{name}.ipynb")), as_version=4)
-               for name in course.notebooks(assignment)}
-    findings = inspect_submission(folder, sources)
-    if findings.fatal:
-        course.enrol(student)
-        return StudentResult(student, 0.0, course.max_score(assignment), time.perf_counter() - start,
-                             findings.summary())
-    result = course.autograde(assignment, student)
-    problem = None if result.get("success") else _first_error(result.get("log", ""))
-    if not problem:
-        course.generate_feedback(assignment, student)
-    score = course.score(assignment, student)
-    return StudentResult(student, score.score if score else None, score.max_score if score else None,
-                         time.perf_counter() - start, problem or findings.summary())
+    inputs = [(f"submitted/{p.relative_to(folder).as_posix()}", p) for p in sorted(folder.rglob("*")) if p.is_file()]
+    inputs += [(f"source/{p.name}", p) for p in sorted(course.path("source", assignment).glob("*.ipynb"))]
+    key = key_file(assignment)
+    if key.exists():
+        inputs.append(("key", key))
+    for name, path in inputs:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+class GradingState:
+    """What was graded, by fingerprint: ``.grading/<assignment>.json`` in the course root."""
+
+    def __init__(self, course: Course, assignment: str):
+        self.path = course.root / ".grading" / f"{assignment}.json"
+        self.entries: dict[str, dict] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def unchanged(self, student: str, print_: str) -> bool:
+        return self.entries.get(student, {}).get("fingerprint") == print_
+
+    def record(self, student: str, print_: str, result: StudentResult) -> None:
+        self.entries[student] = {"fingerprint": print_, "problem": result.problem, "notes": result.notes}
+        self.path.parent.mkdir(exist_ok=True)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
+        os.replace(partial, self.path)
+
+
+def _prepare_gradebook(course: Course, assignment: str) -> dict:
+    """Config overrides for workers; WAL and the assignment in the gradebook."""
+    with course.gradebook() as gradebook:
+        known = [a.name for a in gradebook.assignments if a.notebooks]
+    if assignment not in known or not course.path("release", assignment).exists():
+        course.generate_release(assignment)
+    # The workers load the course config with every setting of this Course (tests shorten limits).
+    overrides: dict = {f"{section}.{name}": value for section, values in course.config.items()
+                       if isinstance(values, dict) for name, value in values.items()}
+    url = course.db_url
+    if url.startswith("sqlite:///") and "?" not in url:
+        with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=SQLITE_BUSY_TIMEOUT) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+        overrides["CourseDirectory.db_url"] = f"{url}?timeout={SQLITE_BUSY_TIMEOUT}"
+    return overrides
+
+
+def _default_executor(workers: int) -> futures.Executor:
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return futures.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+
+
+def _run_all(course: Course, assignment: str, students: list[str], overrides: dict, workers: int,
+             executor: futures.Executor | None, on_result) -> None:
+    """Grade *students* in parallel; a crashed worker is replaced and its work retried once."""
+    attempts = {student: 0 for student in students}
+    pending = list(students)
+    while pending:
+        own = executor is None
+        pool = executor or _default_executor(workers)
+        jobs = {pool.submit(grade_submission, str(course.root), assignment, s, overrides): s for s in pending}
+        pending = []
+        try:
+            for job in futures.as_completed(jobs):
+                student = jobs[job]
+                try:
+                    on_result(StudentResult(**{**job.result(), "status": "graded"}))
+                except futures.process.BrokenProcessPool:
+                    attempts[student] += 1
+                    if attempts[student] < 2:
+                        pending.append(student)
+                    else:
+                        on_result(StudentResult(student, None, None, 0.0, "the grading worker died twice"))
+                except Exception as error:  # a bug or an environment problem: report, go on
+                    on_result(StudentResult(student, None, None, 0.0, f"grading crashed: {type(error).__name__}: {error}"))
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 def grade_class(course: Course, assignment: str, source: Path | None = None,
-                workers: int | None = None, force: bool = False) -> ClassReport:
-    """Autograde every submission of *assignment* in the course's ``submitted/``.
+                workers: int | None = None, force: bool = False,
+                executor: futures.Executor | None = None) -> ClassReport:
+    """Autograde every new or changed submission of *assignment*, then export.
 
-    *source* (a folder in nbgrader's layout) is copied in first when given.
+    *source*: a folder (nbgrader layout), an nbgrader exchange or an LMS zip,
+    brought into ``submitted/`` first. *workers*: parallel workers (default
+    one per core). *force*: grade everything again. *executor*: any
+    ``concurrent.futures`` executor to use instead of a local process pool.
     """
+    from autograder.intake import intake
+    from autograder.reports import write_cell_csv
+    from autograder.sandbox import UNPROTECTED_WITHOUT_BWRAP, isolation_mode
+
     start = time.perf_counter()
-    if source is not None:
-        raise NotImplementedError("intake from a folder or zip comes with the class-grading pipeline")
-    report = ClassReport(assignment)
+    workers = max(1, workers or os.cpu_count() or 1)
+    isolation = course.config.SandboxedExecute.get("isolation", "auto")
+    report = ClassReport(assignment, workers=workers, sandbox=isolation_mode(isolation))
+    if report.sandbox != "bwrap":
+        report.warnings.append(UNPROTECTED_WITHOUT_BWRAP)
+    notes = intake(course, assignment, source)
+    report.warnings += notes.pop("(intake)", [])
+    overrides = _prepare_gradebook(course, assignment)
+    state = GradingState(course, assignment)
+
+    todo: list[str] = []
+    prints: dict[str, str] = {}
     for student in submitted_students(course, assignment):
-        report.results.append(grade_one(course, assignment, student))
+        folder = course.path("submitted", student, assignment)
+        prints[student] = fingerprint(course, assignment, student)
+        if not any(folder.glob("*.ipynb")):
+            with course.gradebook() as gradebook:  # listed in the grades CSV with nothing earned
+                gradebook.update_or_create_student(student)
+            result = StudentResult(student, None, None, 0.0, "empty submission: no notebook found",
+                                   notes.get(student, []), "failed")
+            report.results.append(result)
+            state.record(student, prints[student], result)
+        elif not force and state.unchanged(student, prints[student]):
+            entry = state.entries[student]
+            score = course.score(assignment, student)
+            report.results.append(StudentResult(
+                student, score.score if score else None, score.max_score if score else None, 0.0,
+                entry.get("problem"), notes.get(student, []) + list(entry.get("notes", [])), "unchanged"))
+        else:
+            todo.append(student)
+
+    def on_result(result: StudentResult) -> None:
+        result.notes = notes.get(result.student, []) + result.notes
+        if result.problem:
+            result.status = "failed"
+        report.results.append(result)
+        state.record(result.student, prints[result.student], result)
+
+    _run_all(course, assignment, todo, overrides, workers, executor, on_result)
+    report.results.sort(key=lambda r: r.student)
     report.grades_csv = course.export_grades(course.root / "grades.csv")
+    report.cells_csv = write_cell_csv(course, assignment, course.root / f"grades-{assignment}-cells.csv")
     report.feedback_dir = course.path("feedback")
     report.seconds = time.perf_counter() - start
     return report

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.preprocessors import Execute
 from traitlets import Enum, Integer, Unicode
@@ -52,7 +52,8 @@ UNPROTECTED_WITHOUT_BWRAP = (
     "bubblewrap is not available: student code runs with resource limits only. NOT protected: "
     "network access; reading files the grading user can read (the course directory, the gradebook, "
     "the answer keys, other students' work); writing where that user may write"
-    + ("" if os.geteuid() == 0 else "; signalling the grading process; process limits shared with the grading user")
+    + "; and, unless the kernel can run as a user of its own (root grading, Python outside /root), "
+      "signalling the grading process and the process limit"
     + ". Install it with: apt-get install -y bubblewrap"
 )
 
@@ -116,9 +117,26 @@ def isolation_mode(requested: str = "auto") -> str:
     return "rlimits"
 
 
-def _sandbox_uid() -> int | None:
-    """An unprivileged user id of this grading process's own (root only)."""
-    return 100_000 + os.getpid() if os.geteuid() == 0 else None
+def _others_can_run_python() -> bool:
+    """Can a user with no rights of its own reach the interpreter and the environment?"""
+    import stat
+
+    for target in (Path(sys.executable).resolve(), Path(sys.prefix), Path(sys.base_prefix)):
+        for folder in [target, *target.parents]:
+            if folder.is_dir() and not folder.stat().st_mode & stat.S_IXOTH:
+                return False
+    return True
+
+
+def _sandbox_uid(mode: str) -> int | None:
+    """An unprivileged user id of this grading process's own (root only).
+
+    Without bubblewrap the kernel sees the real file system, so it can only
+    switch user when others may reach Python (not when it lives under /root).
+    """
+    if os.geteuid() != 0 or (mode != "bwrap" and not _others_can_run_python()):
+        return None
+    return 100_000 + os.getpid()
 
 
 def _readable_roots() -> list[Path]:
@@ -209,7 +227,10 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         self.sandbox_mode = isolation_mode(self.isolation)
-        self._uid = _sandbox_uid()
+        # Signals from outside do not reach a kernel in its own PID namespace as
+        # another user: interrupt through the control channel instead.
+        self.kernel_spec.interrupt_mode = "message"
+        self._uid = _sandbox_uid(self.sandbox_mode)
         base = Path(tempfile.mkdtemp(prefix="sandbox-"))
         self._sandbox_dir = base
         scratch_home, scratch_tmp, comm = base / "home", base / "tmp", base / "comm"
@@ -231,6 +252,8 @@ class SandboxKernelManager(AsyncKernelManager):
         self.connection_file = str(comm / "kernel.json")
         self.ip = str(comm / "kernel-ipc")
         kw["cwd"] = str(scratch_home)
+        # The kernel's own stdout/stderr (not the cells' output) never reaches the TA's terminal.
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         if self.sandbox_mode == "rlimits":
             kw["env"] = {**kernel_environment("rlimits"), "HOME": str(scratch_home),
                          "TMPDIR": str(scratch_tmp), "MPLCONFIGDIR": str(scratch_home / ".mpl")}
@@ -265,6 +288,28 @@ class SandboxKernelManager(AsyncKernelManager):
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources
+
+
+def blocked_action(ename: str, evalue: str, limits: "SandboxedExecute") -> str | None:
+    """A plain-words reason when an error shows the sandbox stopped something."""
+    if ename == "MemoryError" or "failed to map segment" in evalue or "Cannot allocate memory" in evalue:
+        return f"ran out of memory (limit {limits.memory_limit_mb} MB per process)"
+    if ename == "BlockingIOError" or "Resource temporarily unavailable" in evalue:
+        return f"hit the process limit ({limits.max_processes} processes and threads)"
+    if ename == "SystemExit":
+        return "called sys.exit(); the notebook went on"
+    if any(text in evalue for text in ("Network is unreachable", "Name or service not known",
+                                        "Temporary failure in name resolution", "No address associated")):
+        return "tried to use the network (the sandbox has none)"
+    if "Read-only file system" in evalue or ename == "PermissionError" and "Errno 13" in evalue:
+        return "tried to write outside its scratch folder (blocked)"
+    if "Operation not permitted" in evalue:
+        return "tried to signal or change a process outside its reach (blocked)"
+    if ename == "ModuleNotFoundError" and "autograder" in evalue:
+        return "tried to import the grader (not visible in the sandbox)"
+    if "File too large" in evalue:
+        return f"wrote a file over the size limit ({limits.max_file_mb} MB)"
+    return None
 
 
 def _error_output(ename: str, message: str) -> NotebookNode:
@@ -342,6 +387,19 @@ class SandboxedExecute(Execute):
             self._stop(f"the kernel died in code cell {number} (it exited, crashed or ran out of memory)")
             cell.outputs = list(cell.get("outputs", [])) + [_error_output("DeadKernel", self._stopped + ".")]
             return cell, resources
+        except CellTimeoutError:
+            if self._flooded:  # the flood was cut and interrupted; its queued output is simply skipped
+                cell.outputs = list(cell.get("outputs", []))
+                return cell, resources
+            self._stop(f"code cell {number} did not finish: it ran over its time limit and ignored the interrupt, "
+                       "or its output stopped arriving")
+            cell.outputs = list(cell.get("outputs", [])) + [_error_output("CellTimeoutError", self._stopped + ".")]
+            return cell, resources
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                reason = blocked_action(output.get("ename", ""), str(output.get("evalue", "")), self)
+                if reason:
+                    EVENTS.append(f"code cell {number} {reason}")
         if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
             EVENTS.append(f"code cell {number} timed out after {time.monotonic() - start:.0f} s "
                           f"(limits: {self.timeout} s per cell, {self.notebook_timeout} s per notebook)")

@@ -1,0 +1,130 @@
+"""Hostile and broken submissions cost only their own points, with a clear reason.
+
+One class (honest students, a hostile cell per attack, broken files) is
+graded once with two workers (tests/hostile/builder.py); the tests read the
+report, the gradebook and the graded notebooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import nbformat
+import pytest
+
+from autograder.course import REPOSITORY
+from autograder.sandbox import bwrap_works
+from tests.hostile.builder import ASSIGNMENT, HOSTILE_CELLS, graded_class
+
+pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+
+KEY = REPOSITORY / "autograder" / "keys" / f"{ASSIGNMENT}.py"
+KEY_HASH = hashlib.sha256(KEY.read_bytes()).hexdigest()
+
+#: attack → words its reason in the summary must contain.
+REASONS = {
+    "h-infinite-loop": "timed out",
+    "h-memory-bomb": "out of memory",
+    "h-fork-bomb": "process limit",
+    "h-output-flood": "output flood",
+    "h-sys-exit": "sys.exit",
+    "h-os-exit": "kernel died",
+    "h-kill-parent": "outside its reach",
+    "h-read-secrets": "import the grader",
+    "h-write-outside": "outside its scratch folder",
+    "h-network": "network",
+    "b-not-json": "not JSON",
+    "b-empty": "empty submission",
+}
+
+
+@pytest.fixture(scope="module")
+def graded():
+    return graded_class()
+
+
+def result(report, student):
+    return next(r for r in report.results if r.student == student)
+
+
+def graded_notebook(scratch, student):
+    name = scratch.course.notebooks(ASSIGNMENT)[0]
+    return nbformat.read(str(scratch.course.path("autograded", student, ASSIGNMENT, f"{name}.ipynb")), as_version=4)
+
+
+def test_every_submission_is_in_the_report(graded):
+    _, report, kinds, _ = graded
+    assert sorted(r.student for r in report.results) == sorted(kinds)
+
+
+@pytest.mark.parametrize("student", sorted(REASONS))
+def test_each_attack_leaves_a_clear_reason_in_the_summary(graded, student):
+    _, report, _, _ = graded
+    entry = result(report, student)
+    text = " ".join([entry.problem or ""] + entry.notes)
+    assert REASONS[student] in text
+    assert student in report.table() and REASONS[student] in report.table()
+
+
+def test_the_honest_class_is_graded_as_if_alone(graded):
+    scratch, report, _, mistake = graded
+    full = scratch.course.cell_scores(ASSIGNMENT, "ada")
+    assert result(report, "ada").score == result(report, "ada").max_score == 12
+    assert all(score == points for score, points in full.values())
+    cleo = scratch.course.cell_scores(ASSIGNMENT, "cleo")
+    lost = {cell for cell, (score, points) in cleo.items() if score != points}
+    assert lost == set(mistake["loses"])
+    assert result(report, "ben").score == 0
+
+
+@pytest.mark.parametrize("student", ["h-sys-exit", "h-kill-parent", "h-network", "h-read-secrets",
+                                     "h-write-outside", "h-fork-bomb", "h-infinite-loop", "h-output-flood",
+                                     "b-duplicate-ids", "b-deleted-ids"])
+def test_attacks_that_the_sandbox_stops_cost_nothing_else(graded, student):
+    """The hostile cell fails or is stopped; every answer after it is still graded."""
+    _, report, _, _ = graded
+    assert result(report, student).score == 12
+
+
+def test_a_dead_kernel_costs_only_the_cells_after_it(graded):
+    scratch, report, _, _ = graded
+    assert result(report, "h-os-exit").score == 0
+    notebook = graded_notebook(scratch, "h-os-exit")
+    texts = [o.get("evalue", "") for c in notebook.cells for o in c.get("outputs", [])]
+    assert any("not run: the kernel died" in t for t in texts)
+
+
+def test_secrets_are_neither_read_nor_written(graded):
+    scratch, _, _, _ = graded
+    assert hashlib.sha256(KEY.read_bytes()).hexdigest() == KEY_HASH
+    assert not (scratch.root / "evil.txt").exists()
+    with sqlite3.connect(scratch.root / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    notebook = graded_notebook(scratch, "h-read-secrets")
+    hostile = notebook.cells[2]
+    assert "ModuleNotFoundError" in str(hostile.outputs)
+    writer = graded_notebook(scratch, "h-write-outside").cells[2]
+    printed = "".join(o.get("text", "") for o in writer.outputs)
+    assert printed.count("blocked") == 4
+    assert not (REPOSITORY / "exercises" / "evil.py").exists()
+
+
+def test_the_gradebook_holds_every_student(graded):
+    scratch, _, kinds, _ = graded
+    with scratch.course.gradebook() as gradebook:
+        students = {s.id for s in gradebook.students}
+    assert set(kinds) <= students
+
+
+def test_the_output_flood_is_cut(graded):
+    scratch, _, _, _ = graded
+    cell = graded_notebook(scratch, "h-output-flood").cells[2]
+    assert len(nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))) < 400_000
+
+
+def test_hostile_cells_are_really_in_the_submissions(graded):
+    scratch, _, _, _ = graded
+    for student in HOSTILE_CELLS:
+        path = scratch.course.path("submitted", student, ASSIGNMENT)
+        assert any(path.glob("*.ipynb"))
