@@ -51,6 +51,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course
+from autograder.preflight import inspect_submission
 from autograder.keyrunner import key_file
 
 #: Seconds a worker waits for another one's gradebook write.
@@ -102,17 +103,6 @@ def _worker_course(root: str, overrides: dict) -> Course:
     return _COURSES[key]
 
 
-def _unreadable_notebooks(folder: Path) -> str | None:
-    """Why a notebook in *folder* cannot be graded at all (not JSON, not a notebook)."""
-    for path in sorted(folder.glob("*.ipynb")):
-        try:
-            nbformat.read(str(path), as_version=4)
-        except Exception as error:  # nbformat raises several kinds
-            kind = "is not JSON" if isinstance(error, (ValueError, UnicodeDecodeError)) else "is not a notebook"
-            return f"{path.name} {kind} ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
-    return None
-
-
 def _first_error(log: str) -> str:
     lines = [line.strip() for line in log.splitlines()]
     for marker in ("NbGraderException", "Error:", "error"):
@@ -132,7 +122,13 @@ def grade_submission(root: str, assignment: str, student: str, overrides: dict) 
     start = time.perf_counter()
     course = _worker_course(root, overrides)
     folder = course.path("submitted", student, assignment)
-    unreadable = _unreadable_notebooks(folder)
+    sources = {name: nbformat.read(str(course.path("source", assignment, f"{name}.ipynb")), as_version=4)
+               for name in course.notebooks(assignment)}
+    findings = inspect_submission(folder, sources)
+    if findings.fatal:  # nothing nbgrader could grade: say what the student should do
+        course.enrol(student)
+        return {"student": student, "score": None, "max_score": course.max_score(assignment),
+                "problem": findings.summary(), "notes": [], "seconds": time.perf_counter() - start}
     for attempt in range(3):
         take_events()
         result = course.autograde(assignment, student)
@@ -143,7 +139,7 @@ def grade_submission(root: str, assignment: str, student: str, overrides: dict) 
         time.sleep(1 + attempt)
     problem = None
     if not result.get("success"):
-        problem = unreadable or _first_error(log)
+        problem = _first_error(log)
     else:
         feedback = course.generate_feedback(assignment, student)
         if not feedback.get("success"):
@@ -151,7 +147,7 @@ def grade_submission(root: str, assignment: str, student: str, overrides: dict) 
     score = course.score(assignment, student)
     return {"student": student, "score": score.score if score else None,
             "max_score": score.max_score if score else None, "problem": problem,
-            "notes": events, "seconds": time.perf_counter() - start}
+            "notes": findings.notes + events, "seconds": time.perf_counter() - start}
 
 
 # -- the class ---------------------------------------------------------------

@@ -48,13 +48,14 @@ def inspect_notebook(path: Path, source: nbformat.NotebookNode) -> Findings:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         findings.fatal.append(
-            f"{name} is not a notebook: not valid JSON ({error.__class__.__name__} at byte "
+            f"{name} is not JSON, so not a notebook ({error.__class__.__name__} at byte "
             f"{getattr(error, 'pos', '?')} of {len(raw)}); it looks truncated or corrupted. Ask the student to "
             "download it again from JupyterLab (File → Download) and resubmit")
         return findings
-    try:
-        notebook = nbformat.from_dict(data)
-        nbformat.validate(notebook)
+    try:  # read as nbgrader will: missing or duplicated cell ids are repaired later
+        notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+            raise ValueError("it has no list of cells")
     except Exception as error:  # nbformat raises several kinds of validation errors
         findings.fatal.append(f"{name} is JSON but not a valid notebook ({str(error).splitlines()[0][:120]})")
         return findings

@@ -130,8 +130,10 @@ def test_broken_submissions_cost_only_their_own_points(scratch, notebooks, tmp_p
     assert set(by_student) == set(submissions)
     assert (by_student["good"].score, by_student["good"].problem) == (12, None)
     assert by_student["blank"].score == 0
-    assert "not valid JSON" in by_student["notjson"].problem and "resubmit" in by_student["notjson"].problem
-    assert "graded cell(s) deleted" in by_student["deleted"].problem and by_student["deleted"].score == 0
+    assert "is not JSON" in by_student["notjson"].problem and "resubmit" in by_student["notjson"].problem
+    deleted = by_student["deleted"]
+    assert "graded cell(s) deleted" in " ".join(deleted.notes) and deleted.score == 0
+    assert "graded cell(s) deleted" in report.table()
     assert "empty submission" in by_student["empty"].problem
     with open(report.grades_csv) as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == A}
