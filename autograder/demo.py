@@ -51,21 +51,35 @@ def build_class(demo: Course, assignment: str) -> None:
         nbformat.write(wrong, str(demo.path("submitted", "cleo", assignment, f"{notebook}.ipynb")))
 
 
+def manual_cells(demo: Course, assignment: str) -> set[str]:
+    """Grade ids of the written answers a TA grades by hand in formgrader."""
+    return {cell.metadata.nbgrader.grade_id
+            for notebook in demo.notebooks(assignment)
+            for cell in nbformat.read(str(demo.path("source", assignment, f"{notebook}.ipynb")), as_version=4).cells
+            if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata["nbgrader"].get("solution")}
+
+
 def score_table(demo: Course, assignments: list[str]) -> str:
+    """Autograded points per student and assignment; written answers wait for a TA."""
     header = ["student"] + assignments + ["total"]
-    rows = []
+    rows, waiting = [], {}
     for student in STUDENTS:
         cells, earned, possible = [student], 0.0, 0.0
         for assignment in assignments:
-            score = demo.score(assignment, student)
-            cells.append(f"{score.score:g}/{score.max_score:g}" if score else "—")
-            if score:
-                earned, possible = earned + score.score, possible + score.max_score
+            manual = manual_cells(demo, assignment)
+            grades = demo.cell_scores(assignment, student) if demo.score(assignment, student) else {}
+            auto = {cell: value for cell, value in grades.items() if cell not in manual}
+            got, out_of = sum(score or 0 for score, _ in auto.values()), sum(points for _, points in auto.values())
+            waiting[assignment] = sum(points for cell, (_, points) in grades.items() if cell in manual)
+            cells.append(f"{got:g}/{out_of:g}" if grades else "—")
+            earned, possible = earned + got, possible + out_of
         cells.append(f"{earned:g}/{possible:g}")
         rows.append(cells)
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
     line = lambda row: "  ".join(value.ljust(width) for value, width in zip(row, widths))
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(row) for row in rows])
+    pending = ", ".join(f"{a} {p:g}" for a, p in waiting.items() if p)
+    notes = [f"(autograded points; written answers wait for a TA in formgrader: {pending} points)"] if pending else []
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(row) for row in rows] + notes)
 
 
 def run_demo(directory: Path, regenerate: bool = True) -> int:
