@@ -181,6 +181,8 @@ def bwrap_command(scratch: Path, comm_dir: Path, env: dict[str, str]) -> list[st
     for path in SYSTEM_DIRS + SYSTEM_FILES:
         if Path(path).exists():
             cmd += ["--ro-bind", path, path]
+    # The private /tmp first: a course installed under /tmp (a CI clone, say) is bound over it below.
+    cmd += ["--bind", str(scratch / "tmp"), "/tmp"]
     roots = _readable_roots()
     parents = sorted({p for root in roots for p in root.parents if p != Path("/")} | {Path("/home"), Path("/run")})
     for parent in parents:  # bwrap would create them 0700: unreadable for the kernel's user
@@ -192,7 +194,6 @@ def bwrap_command(scratch: Path, comm_dir: Path, env: dict[str, str]) -> list[st
             cmd += ["--tmpfs", str(secret)]
     cmd += ["--proc", "/proc", "--dev", "/dev",
             "--bind", str(scratch / "home"), SANDBOX_HOME,
-            "--bind", str(scratch / "tmp"), "/tmp",
             "--bind", str(comm_dir), SANDBOX_COMM,
             "--chdir", SANDBOX_HOME, "--clearenv"]
     for key, value in env.items():
