@@ -19,6 +19,7 @@ Nothing is dropped silently: each decision becomes a note for the summary.
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import tempfile
@@ -31,6 +32,9 @@ from autograder.course import Course
 
 IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX", "__pycache__", ".DS_Store"}
 
+
+#: Files nbgrader itself puts beside a submission (not the student's extras).
+NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt"}
 
 def slug(text: str) -> str:
     """A student id from a display name: ``Jane O'Neil`` → ``jane-oneil``."""
@@ -110,7 +114,7 @@ def tidy_submission(folder: Path, expected: list[str]) -> list[str]:
         if other not in used and other.exists():
             notes.append(f"extra notebook {other.relative_to(folder).as_posix()!r} kept, not graded")
     extras = [p.relative_to(folder).as_posix() for p in files
-              if p.suffix != ".ipynb" and p.name != "timestamp.txt" and p.exists()]
+              if p.suffix != ".ipynb" and p.name not in NBGRADER_FILES and p.exists()]
     if extras:
         notes.append("extra files kept: " + ", ".join(extras[:8]) + (" …" if len(extras) > 8 else ""))
     for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
@@ -155,7 +159,7 @@ def _from_zip(course: Course, assignment: str, archive: Path) -> dict[str, list[
         archives = downloaded / assignment / "archive"
         archives.mkdir(parents=True)
         shutil.copy(archive, archives / archive.name)
-        config = course.config.copy()
+        config = copy.deepcopy(course.config)   # Config.copy() shares the sections
         config.Application.log_level = "WARN"  # ZipCollectApp spells it so
         app = ZipCollectApp(config=config)
         app.coursedir = CourseDirectory(config=config)
@@ -190,7 +194,7 @@ def _from_exchange(course: Course, assignment: str, exchange: Path) -> dict[str,
     course_id = course.coursedir.course_id
     root = exchange.parent.parent if exchange.name == "inbound" else exchange
     root = root.parent if (root / "inbound").is_dir() and root.name == course_id else root
-    config = course.config.copy()
+    config = copy.deepcopy(course.config)   # Config.copy() shares the sections
     config.Exchange.root = str(root)
     config.CourseDirectory.assignment_id = assignment
     collect = ExchangeCollect(coursedir=course.coursedir, authenticator=Authenticator(config=config), config=config)
