@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the whole course pipeline on a demo class")
     p.add_argument("--directory", default=str(REPOSITORY / "demo"), help="where the demo course is built")
-    p.add_argument("--no-generate", action="store_true", help="keep release/ and solutions/ as they are")
+    p.add_argument("--no-generate", action="store_true", help="skip generating the executed solutions")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("lab", help="open JupyterLab on the released notebooks (student)")

@@ -1,7 +1,8 @@
 """``course demo``: the whole course pipeline on a small demo class.
 
-1. The instructor step: regenerate ``release/`` and ``solutions/`` from ``source/``.
-2. A demo course (``demo/`` by default) with three students per assignment:
+1. The instructor step: generate the release and the executed solutions from
+   ``source/``, inside a demo course (``demo/`` by default).
+2. Three students per assignment:
    *ada* submits the solutions, *ben* the untouched release, and *cleo* the
    solutions with the assignment's typical mistake (from its answer key).
 3. The TA step: autograde the class, write feedback, export the grades CSV,
@@ -38,7 +39,6 @@ def typical_mistake(assignment: str) -> dict:
 
 def build_class(demo: Course, assignment: str) -> None:
     """Write the three demo submissions into ``demo/submitted/``."""
-    demo.generate_release(assignment)
     for notebook in demo.notebooks(assignment):
         release = nbformat.read(str(demo.path("release", assignment, f"{notebook}.ipynb")), as_version=4)
         source = nbformat.read(str(demo.path("source", assignment, f"{notebook}.ipynb")), as_version=4)
@@ -83,25 +83,31 @@ def score_table(demo: Course, assignments: list[str]) -> str:
 
 
 def run_demo(directory: Path, regenerate: bool = True) -> int:
-    start = time.perf_counter()
-    repository = Course(REPOSITORY)
-    assignments = repository.assignments()
-    if regenerate:
-        print("== Instructor: regenerate release/ and solutions/ from source/")
-        for assignment in assignments:
-            t = time.perf_counter()
-            repository.generate_release(assignment)
-            repository.generate_solution(assignment)
-            print(f"   {assignment}: {time.perf_counter() - t:.1f} s")
+    """Build the demo course in *directory* and grade it; 0 when the solutions earn full marks.
 
-    print(f"== Demo class in {directory}")
-    for student, what in STUDENTS.items():
-        print(f"   {student}: {what}")
+    The demo course shares the repository's ``source/`` and generates its own
+    ``release/`` and ``solutions/``, so running the demo never rewrites the
+    committed ones (``course generate`` is the instructor's command for that).
+    """
+    start = time.perf_counter()
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     (directory / "source").symlink_to(REPOSITORY / "source", target_is_directory=True)
     demo = Course(directory)
+    assignments = demo.assignments()
+
+    print(f"== Instructor: generate release/ and solutions/ from source/ (in {directory})")
+    for assignment in assignments:
+        t = time.perf_counter()
+        demo.generate_release(assignment)
+        if regenerate:
+            demo.generate_solution(assignment)
+        print(f"   {assignment}: {time.perf_counter() - t:.1f} s")
+
+    print("== Students")
+    for student, what in STUDENTS.items():
+        print(f"   {student}: {what}")
 
     print("== TA: autograde, feedback, grades")
     reports = []
