@@ -96,7 +96,9 @@ def test_a_student_runs_the_notebook_and_validates_it(lab, browser, tmp_path):
     page = open_notebook(browser, lab, "signals.ipynb")
     run_all(page)
     page.get_by_text("✔ O_output lies between 0.0 and 1.0").wait_for(timeout=90_000)
-    assert page.locator(".jp-RenderedImage img").count() >= 3, "the sigmoid, network and weights plots"
+    page.get_by_text("✔ query on the three-layer example").first.wait_for(timeout=90_000)   # the last check
+    page.locator(".jp-RenderedImage img").nth(2).wait_for(state="attached", timeout=30_000)
+    assert page.locator(".jp-RenderedImage img").count() == 3, "the sigmoid, network and weights plots"
     page.screenshot(path=str(tmp_path / "notebook.png"))
     validate(page)
     page.get_by_text("Success! Your notebook passes all the tests.").wait_for(timeout=120_000)
