@@ -50,7 +50,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from autograder.grading_session import ScratchCourse
-    from autograder.judge import is_autograder_test
+    from autograder.judge import autograded_ids
 
     scratch = ScratchCourse()
     failures = 0
@@ -59,8 +59,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             solution = scratch.grade(assignment, scratch.source_notebook(assignment), "solution")
             blank = scratch.grade(assignment, scratch.release_notebook(assignment), "untouched-release")
             # Manually graded (written) cells score nothing until a person grades them.
-            auto = {c.metadata.nbgrader.grade_id for c in scratch.source_notebook(assignment).cells
-                    if is_autograder_test(c)}
+            auto = autograded_ids(scratch.source_notebook(assignment))
             earned = sum(score or 0 for cell, (score, _) in solution.cells.items() if cell in auto)
             possible = sum(points for cell, (_, points) in solution.cells.items() if cell in auto)
             ok = earned == possible > 0 and blank.score == 0

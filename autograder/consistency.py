@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.judge import is_autograder_test
+from autograder.judge import autograded_ids
 from autograder.keyrunner import cell_of, key_file
 
 
@@ -26,7 +26,7 @@ def key_tests(path: Path) -> set[str]:
 def problems(source_notebook: Path, assignment: str, keys_directory: Path | None = None) -> list[str]:
     """What disagrees between a source notebook and its key (empty when all is well)."""
     notebook = nbformat.read(str(source_notebook), as_version=4)
-    graded = {c.metadata.nbgrader.grade_id for c in notebook.cells if is_autograder_test(c)}
+    graded = autograded_ids(notebook)
     solutions = {c.metadata.nbgrader.grade_id for c in notebook.cells
                  if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
     path = key_file(assignment) if keys_directory is None else key_file(assignment, keys_directory)
@@ -36,7 +36,7 @@ def problems(source_notebook: Path, assignment: str, keys_directory: Path | None
     found = [f"{assignment}: graded cell {g!r} has no test_{g} in {path.name}" for g in sorted(graded - tests)]
     found += [f"{assignment}: {path.name} has test_{t} but the notebook has no graded cell {t!r}"
               for t in sorted(tests - graded)]
-    mistake = _typical_mistake(path)
+    mistake = typical_mistake(path)
     if mistake is None:
         found.append(f"{assignment}: {path.name} defines no TYPICAL_MISTAKE")
     else:
@@ -47,7 +47,8 @@ def problems(source_notebook: Path, assignment: str, keys_directory: Path | None
     return found
 
 
-def _typical_mistake(path: Path) -> dict | None:
+def typical_mistake(path: Path) -> dict | None:
+    """The key's TYPICAL_MISTAKE, read without importing the key (None if absent)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "TYPICAL_MISTAKE" for t in node.targets):

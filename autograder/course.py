@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,16 +141,6 @@ class Course:
         return self.path("solution", assignment)
 
     # -- TA steps ------------------------------------------------------------
-    def submit(self, assignment: str, student: str, notebooks: dict[str, Path]) -> Path:
-        """Place files as nbgrader expects: ``submitted/<student>/<assignment>/``."""
-        target = self.path("submitted", student, assignment)
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        for name, file in notebooks.items():
-            shutil.copy(file, target / f"{name}.ipynb")
-        return target
-
     def autograde(self, assignment: str, student: str) -> dict:
         """``nbgrader autograde`` for one submission; returns nbgrader's result."""
         return self.api.autograde(assignment, student, force=True, create=True)

@@ -11,15 +11,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import time
 from pathlib import Path
 
 import nbformat
 
+from autograder import consistency
 from autograder.course import REPOSITORY, Course
 from autograder.grading_session import fill_solutions
+from autograder.judge import autograded_ids, graded_ids
 from autograder.keyrunner import key_file
 from autograder.pipeline import grade_class
 
@@ -31,10 +32,7 @@ STUDENTS = {
 
 
 def typical_mistake(assignment: str) -> dict:
-    spec = importlib.util.spec_from_file_location(f"demo_key_{assignment.replace('-', '_')}", key_file(assignment))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.TYPICAL_MISTAKE
+    return consistency.typical_mistake(key_file(assignment))
 
 
 def build_class(demo: Course, assignment: str) -> None:
@@ -53,10 +51,9 @@ def build_class(demo: Course, assignment: str) -> None:
 
 def manual_cells(demo: Course, assignment: str) -> set[str]:
     """Grade ids of the written answers a TA grades by hand in formgrader."""
-    return {cell.metadata.nbgrader.grade_id
-            for notebook in demo.notebooks(assignment)
-            for cell in nbformat.read(str(demo.path("source", assignment, f"{notebook}.ipynb")), as_version=4).cells
-            if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata["nbgrader"].get("solution")}
+    return {grade_id for notebook in demo.notebooks(assignment)
+            for source in [nbformat.read(str(demo.path("source", assignment, f"{notebook}.ipynb")), as_version=4)]
+            for grade_id in graded_ids(source) - autograded_ids(source)}
 
 
 def score_table(demo: Course, assignments: list[str]) -> str:

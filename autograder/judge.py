@@ -39,6 +39,17 @@ def is_autograder_test(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
 
 
+def autograded_ids(nb: NotebookNode) -> set[str]:
+    """Grade ids of the cells the answer key judges."""
+    return {cell.metadata.nbgrader.grade_id for cell in nb.cells if is_autograder_test(cell)}
+
+
+def graded_ids(nb: NotebookNode) -> set[str]:
+    """Grade ids of every graded cell: autograded tests and manually graded answers."""
+    return {cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
 def read_answers(cell: NotebookNode) -> tuple[dict[str, Any], list[str]]:
     """The answers recorded in *cell*'s outputs, and problems found reading them."""
     answers: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.judge import is_autograder_test
+from autograder.judge import graded_ids
 
 
 @dataclass
@@ -25,11 +25,6 @@ class Findings:
 
     def summary(self) -> str | None:
         return "; ".join(self.fatal + self.notes) or None
-
-
-def _graded_ids(notebook: nbformat.NotebookNode) -> set[str]:
-    return {cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
-            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")}
 
 
 def inspect_notebook(path: Path, source: nbformat.NotebookNode) -> Findings:
@@ -59,7 +54,7 @@ def inspect_notebook(path: Path, source: nbformat.NotebookNode) -> Findings:
     except Exception as error:  # nbformat raises several kinds of validation errors
         findings.fatal.append(f"{name} is JSON but not a valid notebook ({str(error).splitlines()[0][:120]})")
         return findings
-    missing = sorted(_graded_ids(source) - _graded_ids(notebook))
+    missing = sorted(graded_ids(source) - graded_ids(notebook))
     if missing:
         findings.notes.append(
             f"{name}: graded cell(s) deleted: {', '.join(missing)} (they score 0; the student should keep "
@@ -83,7 +78,3 @@ def inspect_submission(folder: Path, sources: dict[str, nbformat.NotebookNode]) 
         findings.fatal += found.fatal
         findings.notes += found.notes
     return findings
-
-
-def has_autograded_cells(notebook: nbformat.NotebookNode) -> bool:
-    return any(is_autograder_test(cell) for cell in notebook.cells)

@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.course import CONFIG_FILE, REPOSITORY, Course
+from autograder.course import CONFIG_FILE, Course
 from autograder.demo import typical_mistake
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.pipeline import grade_class

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from autograder import consistency
 from autograder.course import REPOSITORY
 from autograder.grading_session import GradedNotebook, ScratchCourse, fill_solutions
-from autograder.judge import is_autograder_test
+from autograder.judge import autograded_ids
 from autograder.keyrunner import key_file
 from exercises.answers import ANSWER_MIME, decode
 from tests.conftest import course_assignments
@@ -38,13 +37,6 @@ def graded(scratch: ScratchCourse, assignment: str, variant: str) -> GradedNoteb
         notebook = scratch.source_notebook(assignment) if variant == "source" else scratch.release_notebook(assignment)
         _graded[assignment, variant] = scratch.grade(assignment, notebook, f"{variant}-{assignment}")
     return _graded[assignment, variant]
-
-
-def load_key(assignment: str):
-    spec = importlib.util.spec_from_file_location(f"key_{assignment.replace('-', '_')}", key_file(assignment))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_course_has_assignments():
@@ -75,13 +67,12 @@ def test_untouched_release_earns_zero(scratch, assignment):
 
 
 def _autograded_ids(scratch: ScratchCourse, assignment: str) -> set[str]:
-    return {c.metadata.nbgrader.grade_id for c in scratch.source_notebook(assignment).cells if is_autograder_test(c)}
+    return autograded_ids(scratch.source_notebook(assignment))
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_keys_cover_exactly_the_graded_cells(scratch, assignment):
-    key = load_key(assignment)
-    tests = {name.removeprefix("test_") for name in dir(key) if name.startswith("test_")}
+    tests = consistency.key_tests(key_file(assignment))
     assert tests == _autograded_ids(scratch, assignment)
     notebook = scratch.course.notebooks(assignment)[0]
     assert consistency.problems(scratch.course.path("source", assignment, f"{notebook}.ipynb"), assignment) == []
@@ -189,7 +180,7 @@ def test_release_leaks_nothing(scratch, assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_typical_mistake_loses_exactly_its_cells(scratch, assignment):
-    mistake = load_key(assignment).TYPICAL_MISTAKE
+    mistake = consistency.typical_mistake(key_file(assignment))
     notebook = fill_solutions(scratch.release_notebook(assignment), scratch.source_notebook(assignment),
                               replace={mistake["cell"]: mistake["source"]})
     result = scratch.grade(assignment, notebook, f"mistake-{assignment}")

@@ -6,7 +6,6 @@ import csv
 import shutil
 import time
 import zipfile
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -9,7 +9,6 @@ notebook recorded, against species labels that never come from the kernel.
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from autograder.checks import WrongAnswer, expect_close, expect_equal, expect_shape

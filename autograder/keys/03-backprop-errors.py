@@ -269,7 +269,6 @@ def test_numerical_gradient(answer, part):
             raise WrongAnswer("numerical_gradient left W changed after it returned: put each entry back "
                               "exactly (save the original value), or work on a copy.")
     else:
-        layer = lambda M: float(np.sum((t - sigmoid(M @ x)) ** 2))
         o = sigmoid(A @ x)
         expect_close(answer["layer"], -2 * ((t - o) * o * (1 - o)) @ x.T,
                      "numerical_gradient of a sigmoid layer's error (default h)", rtol=1e-5, atol=1e-8)
