@@ -10,6 +10,7 @@ Every helper raises :class:`WrongAnswer` (an ``AssertionError``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,26 @@ import numpy as np
 
 
 class WrongAnswer(AssertionError):
-    """A recorded answer does not match the key."""
+    """A recorded answer does not match the key.
+
+    ``mistake`` is the short, stable identifier of the named typical mistake the
+    answer matched (``None`` when it matched none); the judge stores it as data
+    so that reports can count mistakes across a class.
+    """
+
+    def __init__(self, message: str = "", mistake: str | None = None):
+        super().__init__(message)
+        self.mistake = mistake
+
+
+def mistake_id(description: str) -> str:
+    """A short, stable identifier for a named mistake, made from its description.
+
+    ``"W is typed transposed (rows must be receiving nodes)"`` → ``"w-is-typed-transposed"``:
+    the words before any parenthesis, lower case, at most six of them.
+    """
+    words = re.findall(r"[a-z0-9_]+", description.split("(")[0].lower().replace("_", "-"))
+    return "-".join(words[:6]) or "unnamed"
 
 
 def relative_error(a: Any, b: Any) -> float:
@@ -95,7 +115,8 @@ def expect_close(
     for description, value in (mistakes or {}).items():
         value = np.asarray(value, dtype=float)
         if value.shape == array.shape and np.all(_close(array, value, rtol, atol)):
-            raise WrongAnswer(f"{name}: this is what you get when {description}. {hint}".rstrip())
+            raise WrongAnswer(f"{name}: this is what you get when {description}. {hint}".rstrip(),
+                              mistake=mistake_id(description))
     raise WrongAnswer(f"{name}: {_describe_difference(array, expected, ok)} {hint}".rstrip())
 
 

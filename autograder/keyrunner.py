@@ -45,6 +45,8 @@ class CellVerdict:
     passed: int = 0
     total: int = 0
     messages: list[str] = field(default_factory=list)
+    #: The named mistake each failed check matched (``None`` where it matched none), as data.
+    mistakes: list[str | None] = field(default_factory=list)
 
     @property
     def fraction(self) -> float:
@@ -92,6 +94,7 @@ class _KeyPlugin:
                     f"({type(error).__name__}: {error}); check its type and shape."
                 )
             verdict.messages.append(case + message)
+            verdict.mistakes.append(getattr(error, "mistake", None))
 
 
 def run_key(key_path: Path, answers: dict[str, dict[str, Any]]) -> tuple[dict[str, CellVerdict], set[str]]:

@@ -1,0 +1,1 @@
+"""Grading past one machine: Dask executors and the PostgreSQL gradebook."""

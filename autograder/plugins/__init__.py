@@ -1,0 +1,1 @@
+"""nbgrader plugins of the course: one policy each (late work, LMS file names …)."""

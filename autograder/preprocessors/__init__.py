@@ -1,0 +1,1 @@
+"""nbconvert/nbgrader preprocessors of the course: one step of a pipeline each."""
