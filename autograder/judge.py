@@ -28,6 +28,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Integer, Unicode
 
+from autograder import verdicts as verdict_store
 from autograder.keyrunner import KEYS_DIRECTORY, CellVerdict, key_file, run_key
 from exercises.answers import ANSWER_MIME, MAX_ANSWER_CHARS, decode
 
@@ -130,6 +131,18 @@ def verdict_outputs(points: float, verdict: CellVerdict | None, reason: str | No
     return [_error(messages)]
 
 
+def cell_record(notebook: str, grade_id: str, points: float, verdict: CellVerdict | None,
+                reason: str | None) -> verdict_store.CellRecord:
+    """The key's verdict on one cell as data: outcome, named mistakes, messages."""
+    if verdict is None or not verdict.total:
+        return verdict_store.CellRecord(notebook, grade_id, points, 0, 0, "unanswered", [None],
+                                        [reason or "no answer."])
+    outcome = "full" if verdict.passed == verdict.total else "partial" if verdict.passed else "wrong"
+    mistakes = list(verdict.mistakes) + [None] * (len(verdict.messages) - len(verdict.mistakes))
+    return verdict_store.CellRecord(notebook, grade_id, points, verdict.passed, verdict.total, outcome,
+                                    mistakes, list(verdict.messages))
+
+
 def _text(text: str) -> NotebookNode:
     return from_dict({"output_type": "display_data", "metadata": {}, "data": {"text/plain": text}})
 
@@ -183,6 +196,7 @@ class JudgeAnswers(NbGraderPreprocessor):
                 )
 
         verdicts, keyed = run_key(path, answers)
+        records = []
         for cell in cells:
             grade_id = cell.metadata.nbgrader["grade_id"]
             points = float(cell.metadata.nbgrader.get("points", 0))
@@ -195,4 +209,16 @@ class JudgeAnswers(NbGraderPreprocessor):
             cell.outputs = student_visible_outputs(cell, self.max_printed_chars) + verdict_outputs(
                 points, verdict, reasons.get(grade_id)
             )
+            records.append(cell_record(resources["nbgrader"].get("notebook", ""), grade_id, points,
+                                       verdict, reasons.get(grade_id)))
+        self._store(resources, records)
         return nb, resources
+
+    def _store(self, resources: ResourcesDict, records: list) -> None:
+        """Keep the verdicts as data for ``course report`` (skipped outside a gradebook run)."""
+        info = resources.get("nbgrader", {})
+        if not info.get("db_url") or not info.get("student"):
+            return
+        course_id = self.config.get("CourseDirectory", {}).get("course_id", "") or ""
+        verdict_store.save(info["db_url"], str(course_id), info["assignment"], info["student"],
+                           info.get("notebook", ""), records)
