@@ -2,8 +2,17 @@
 
 An answer key compares a student's recorded value with the expected one. When
 they differ, the message goes into the student's feedback, so it says *what*
-is wrong (type, shape, which entries, how far off, a known mistake it looks
-like) and never prints the expected value itself.
+is wrong (type, shape, which entries, which way and roughly how far, a known
+mistake it looks like) and never prints the expected value itself, nor a
+figure from which it could be rebuilt: "how far" is one of three coarse
+bands, in words (:data:`BANDS`).
+
+Tolerances follow the numbers (:func:`tolerances`): never tighter than a few
+hundred units in the last place of the precision the student's answer was
+computed in (its dtype, or the ``precision`` the key names), scaled by the
+size of the values. So a float32 answer passes wherever the float64 one does,
+and a value that is merely tiny (σ(−745) = 5e-324 next to 7e-218) is judged
+against the size of the numbers around it, not by absolute nonsense.
 
 Every helper raises :class:`WrongAnswer` (an ``AssertionError``).
 """
@@ -47,6 +56,70 @@ def relative_error(a: Any, b: Any) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8), initial=0.0))
 
 
+#: How far off a wrong number is, in words: (largest relative deviation, phrase).
+#: Coarse on purpose: a band never pins the hidden value down to better than 10%.
+BANDS = (
+    (0.1, "slightly", "within 10%"),
+    (0.5, "noticeably", "by 10% to 50%"),
+    (float("inf"), "far", "by more than 50%"),
+)
+
+#: Units in the last place a correct answer may be off by, after an ordinary computation.
+ULPS = 100
+
+
+def precision_of(actual: Any) -> np.dtype:
+    """The floating-point type *actual* was recorded in (float64 for Python numbers and integers)."""
+    try:
+        dtype = np.asarray(actual).dtype
+    except (TypeError, ValueError):
+        return np.dtype(np.float64)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def tolerances(actual: Any, expected: Any, rtol: float, atol: float, *, precision: Any = None,
+               scale: float | None = None, ulps: float = ULPS) -> tuple[float, float]:
+    """The (rtol, atol) a check applies: the key's own, loosened to what the numbers can hold.
+
+    The precision is the coarser of the answer's dtype and *precision* (a dtype
+    the key accepts, e.g. ``np.float32``); ``eps`` is its machine epsilon.
+    rtol is at least ``ulps · eps`` and atol at least ``ulps · eps · scale``,
+    where *scale* is the size of the values the check is about (by default the
+    largest finite ``|expected|``). For float64 answers that changes nothing in
+    practice (2e-14 relative); for float32 it is about 1e-5.
+    """
+    eps = float(np.finfo(precision_of(actual)).eps)
+    if precision is not None:
+        eps = max(eps, float(np.finfo(np.dtype(precision)).eps))
+    if scale is None:
+        values = np.abs(np.asarray(expected, dtype=float))
+        values = values[np.isfinite(values)]
+        scale = float(values.max()) if values.size else 0.0
+    return max(rtol, ulps * eps), max(atol, ulps * eps * float(scale))
+
+
+def how_far(actual: float, expected: float) -> str:
+    """Which way and roughly how far a wrong number is, in words: never a figure.
+
+    ``"slightly too large (within 10%)"``, ``"noticeably too small (by 10% to
+    50%)"``, ``"far too large (by more than 50%)"``, ``"has the wrong sign"``.
+    """
+    actual, expected = float(actual), float(expected)
+    if expected != 0 and actual != 0 and np.sign(actual) != np.sign(expected):
+        return "has the wrong sign"
+    direction = "too large" if actual > expected else "too small"
+    # Where the expected value is 0 every deviation is "far": a message of its own would give the 0 away.
+    deviation = abs(actual - expected) / abs(expected) if expected != 0 else float("inf")
+    for limit, word, band in BANDS:
+        if deviation <= limit:
+            return f"is {word} {direction} ({band})"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _band_word(deviation: float) -> str:
+    return next(f"{word} off ({band})" for limit, word, band in BANDS if deviation <= limit)
+
+
 def _as_float_array(actual: Any, name: str) -> np.ndarray:
     if isinstance(actual, (str, bytes, dict)) or actual is None:
         raise WrongAnswer(f"{name}: expected numbers, got {type(actual).__name__}.")
@@ -88,6 +161,20 @@ def expect_shape(actual: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     return array
 
 
+def agrees(actual: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9, precision: Any = None,
+           scale: float | None = None) -> bool:
+    """True when *actual* has *expected*'s shape and matches it within :func:`tolerances` (never raises)."""
+    try:
+        array = np.asarray(actual, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    target = np.asarray(expected, dtype=float)
+    if array.shape != target.shape or not np.all(np.isfinite(array)):
+        return False
+    rtol, atol = tolerances(actual, target, rtol, atol, precision=precision, scale=scale)
+    return bool(np.all(_close(array, target, rtol, atol)))
+
+
 def expect_close(
     actual: Any,
     expected: Any,
@@ -97,11 +184,16 @@ def expect_close(
     atol: float = 1e-9,
     mistakes: Mapping[str, Any] | None = None,
     hint: str = "",
+    precision: Any = None,
+    scale: float | None = None,
 ) -> None:
     """Check *actual* against *expected* (scalars or arrays) within tolerances.
 
-    ``mistakes`` maps a description of a typical mistake to the value that
-    mistake produces; when *actual* matches one of them, the message names it.
+    *rtol* and *atol* are the key's tolerances; :func:`tolerances` loosens them
+    to what the answer's precision (its dtype, or *precision*) can hold at the
+    size *scale* of the values. ``mistakes`` maps a description of a typical
+    mistake to the value that mistake produces; when *actual* matches one of
+    them, the message names it.
     """
     expected = np.asarray(expected, dtype=float)
     array = expect_shape(actual, expected.shape, name)
@@ -109,6 +201,7 @@ def expect_close(
         bad = np.argwhere(~np.isfinite(array))
         where = f" at {_index_text(bad)}" if array.ndim else ""
         raise WrongAnswer(f"{name}: contains nan or inf{where}. {hint}".rstrip())
+    rtol, atol = tolerances(actual, expected, rtol, atol, precision=precision, scale=scale)
     ok = _close(array, expected, rtol, atol)
     if np.all(ok):
         return
@@ -117,24 +210,52 @@ def expect_close(
         if value.shape == array.shape and np.all(_close(array, value, rtol, atol)):
             raise WrongAnswer(f"{name}: this is what you get when {description}. {hint}".rstrip(),
                               mistake=mistake_id(description))
-    raise WrongAnswer(f"{name}: {_describe_difference(array, expected, ok)} {hint}".rstrip())
+    if np.all(_close(array, -expected, rtol, atol)):
+        raise WrongAnswer(f"{name}: the sizes are right but the signs are flipped. {hint}".rstrip(),
+                          mistake="sign-flipped")
+    raise WrongAnswer(f"{name}: {_describe_difference(array, expected, ok, rtol, atol)} {hint}".rstrip())
 
 
-def _describe_difference(array: np.ndarray, expected: np.ndarray, ok: np.ndarray) -> str:
-    error = relative_error(array, expected)
-    size = f"largest relative error {error:.2g}"
+def _describe_difference(array: np.ndarray, expected: np.ndarray, ok: np.ndarray, rtol: float, atol: float) -> str:
+    """What is off, in words: direction and band for a number; which entries, and how badly, for an array."""
     if array.ndim == 0:
-        direction = "too large" if array > expected else "too small"
-        if np.isclose(array, -expected):
-            return "the size is right but the sign is wrong."
-        return f"the value is {direction} ({size})."
+        text = f"the value {how_far(array, expected)}."
+        if text.startswith("the value is slightly"):
+            text += " If you typed a rounded number, let Python compute it instead."
+        return text
     wrong = np.argwhere(~ok)
-    text = f"{len(wrong)} of {array.size} entries are off (at {_index_text(wrong)}; {size})."
-    if np.allclose(array, -expected):
-        text += " The sizes are right but the signs are flipped."
-    elif np.allclose(np.sort(array, axis=None), np.sort(expected, axis=None)):
-        text += " The right numbers are there, in the wrong places."
-    return text
+    text = f"{len(wrong)} of {array.size} entries are off (at {_index_text(wrong)})"
+    if np.all(_close(np.sort(array, axis=None), np.sort(expected, axis=None), rtol, atol)):
+        return text + ". The right numbers are there, in the wrong places."
+    deviation = np.abs(array - expected)[~ok] / np.maximum(np.abs(expected[~ok]), atol)
+    return text + f"; the worst of them is {_band_word(float(deviation.max()))}."
+
+
+def expect_close_carried(actual: Any, expected: Any, name: str, *, carried: Any = None,
+                         carried_from: str = "an earlier answer", carried_mistakes: Mapping[str, Any] | None = None,
+                         **options: Any) -> None:
+    """Like :func:`expect_close`, but a mistake made earlier costs only once (error carried forward).
+
+    *carried* is what this step gives when it is done right on the student's own
+    (wrong) earlier values, computed by the key from raw values the notebook
+    recorded; pass it only when the earlier answer has been judged wrong from its
+    own recorded values, so a forged earlier value can never earn anything. The
+    answer passes if it matches *expected* or *carried*; when it matches neither,
+    the message says it was also judged against the values from *carried_from*.
+    """
+    try:
+        expect_close(actual, expected, name, **options)
+        return
+    except WrongAnswer:
+        if carried is None:
+            raise
+    own = dict(options, mistakes=carried_mistakes if carried_mistakes is not None else options.get("mistakes"))
+    try:
+        expect_close(actual, carried, name, **own)
+    except WrongAnswer as error:
+        raise WrongAnswer(f"{error} (Its input came from {carried_from}, which is itself wrong; this step was "
+                          "judged on your own values from there, and it is still off.)",
+                          mistake=error.mistake) from None
 
 
 def expect_in_range(actual: Any, low: float, high: float, name: str, hint: str = "") -> float:

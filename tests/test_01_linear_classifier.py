@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 
 from autograder.checks import WrongAnswer  # noqa: E402
 from autograder.grading_session import fill_solutions  # noqa: E402
-from autograder.keyrunner import RecordedAnswers, key_file  # noqa: E402
+from autograder.keyrunner import AllAnswers, RecordedAnswers, key_file  # noqa: E402
 from exercises.answers import decode, encode  # noqa: E402
 from exercises.figures import describe_figure, marker_name  # noqa: E402
 from exercises.iris import MEASUREMENTS, load_iris_frame  # noqa: E402
@@ -197,17 +197,21 @@ def test_the_plot_key_says_what_is_missing(key, figure, part, expected):
 def test_accuracy_is_judged_from_the_predictions_not_a_claim(key):
     measurements, species = key.two_class_iris()
     x, y = key.r_scale(measurements)[:, :2].T
+    # Earlier cells as a correct notebook records them: R's scaled frame, a table whose best slope is 1.0.
+    earlier = AllAnswers({"scaled_frame": RecordedAnswers("scaled_frame", {"frame": key.r_scale(measurements)}),
+                          "rate_table": RecordedAnswers("rate_table", {"slopes": np.array([1.3, 1.0])})})
     good = np.where(y > 1.0 * x, "setosa", "versicolor").tolist()
     answers = dict(slope=1.0, x=x, y=y)
-    assert message(lambda a: key.test_accuracy(a, "accuracy"), predicted=good, **answers) == ""
-    assert message(lambda a: key.test_accuracy(a, "predictions_from_the_line"), predicted=good, **answers) == ""
+    assert message(lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=good, **answers) == ""
+    assert message(lambda a: key.test_accuracy(a, earlier, "predictions_from_the_line"), predicted=good,
+                   **answers) == ""
     swapped = ["versicolor" if p == "setosa" else "setosa" for p in good]
-    assert "ABOVE" in message(lambda a: key.test_accuracy(a, "accuracy"), predicted=swapped, **answers)
+    assert "ABOVE" in message(lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=swapped, **answers)
     steep = np.where(y > 1.3 * x, "setosa", "versicolor").tolist()
-    assert "Try another learning rate" in message(lambda a: key.test_accuracy(a, "accuracy"), predicted=steep,
-                                                  **answers)
+    assert "another slope of your own table does better" in message(
+        lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=steep, **answers)
     # The true species, claimed as predictions, do not come from the recorded line.
-    assert "not what the line" in message(lambda a: key.test_accuracy(a, "predictions_from_the_line"),
+    assert "not what the line" in message(lambda a: key.test_accuracy(a, earlier, "predictions_from_the_line"),
                                           predicted=species.tolist(), slope=1.3, x=x, y=y)
 
 

@@ -90,8 +90,9 @@ def test_each_mistake_is_named(mistaken, cell):
 
 
 def test_partial_credit_where_only_part_is_wrong(mistaken):
-    # Only dE_dw11 and new_w11 are wrong (2 of 4 checks).
-    assert mistaken.cells["update_by_hand"] == (1.5, 3.0)
+    # Only dE_dw11 is wrong: new_w11 = 2.0 - 0.1 * dE_dw11 is right on the student's own dE_dw11
+    # (error carried forward), so 3 of 4 checks pass.
+    assert mistaken.cells["update_by_hand"] == (2.25, 3.0)
     # Forward differences are too inaccurate for both gradients; W is left unchanged (1 of 3 checks).
     assert mistaken.cells["numerical_gradient"][0] == pytest.approx(2 / 3, abs=0.01)
     # The hard-coded split passes the hand example for e_hidden but not the hidden cases or e_input.
