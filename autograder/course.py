@@ -27,9 +27,60 @@ from traitlets.config.loader import PyFileConfigLoader
 REPOSITORY = Path(__file__).resolve().parent.parent
 CONFIG_FILE = REPOSITORY / "nbgrader_config.py"
 
+#: The TA's course folder (gradebook, submitted/, autograded/, feedback/, grades),
+#: kept outside the repository so an instructor's edit never meets a TA's
+#: gradebook. This is the one place it is named: ``$NN_COURSE_GRADING_ROOT``,
+#: else ``~/nn-course-grading``; ``course grade --root`` picks another.
+GRADING_ROOT_VARIABLE = "NN_COURSE_GRADING_ROOT"
+DEFAULT_GRADING_ROOT = Path("~/nn-course-grading")
+
+
+def grading_root() -> Path:
+    """The TA's default course folder (see :data:`GRADING_ROOT_VARIABLE`)."""
+    return Path(os.environ.get(GRADING_ROOT_VARIABLE) or DEFAULT_GRADING_ROOT).expanduser().resolve()
+
+
+_GRADING_CONFIG = '''"""nbgrader config of a TA's course folder: the course's own, with this folder as root."""
+import os
+
+c = get_config()  # noqa: F821
+load_subconfig({config!r})  # noqa: F821
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+os.makedirs(c.Exchange.root, exist_ok=True)
+'''
+
+
+def prepare_grading_root(root: Path | str) -> Path:
+    """Make *root* a course folder: ``source/`` links to the repository's, and an
+    ``nbgrader_config.py`` that loads the course's (so ``jupyter lab`` there opens
+    formgrader on this folder's gradebook). Existing files are left alone."""
+    root = Path(root).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    if root == REPOSITORY:
+        return root
+    source = root / "source"
+    if not source.exists() and not source.is_symlink():
+        source.symlink_to(REPOSITORY / "source", target_is_directory=True)
+    config = root / "nbgrader_config.py"
+    if not config.exists():
+        config.write_text(_GRADING_CONFIG.format(config=str(CONFIG_FILE)))
+    return root
+
 
 class CourseError(RuntimeError):
     """An nbgrader step failed; the message carries nbgrader's own log."""
+
+
+class CellsChangedError(CourseError):
+    """nbgrader refuses to add or remove graded cells of an assignment with submissions."""
+
+    def __init__(self, assignment: str, root: Path):
+        self.assignment, self.root = assignment, root
+        super().__init__(
+            f"{assignment} has graded submissions in the gradebook of {root}, and nbgrader cannot add or remove "
+            f"cells of such an assignment; release the change as a new assignment (copy source/{assignment} to "
+            f"source/{assignment}-v2), or regrade the class with it: course grade {assignment} --update-assignment")
 
 
 class _NbgraderNoise(logging.Filter):
@@ -39,10 +90,11 @@ class _NbgraderNoise(logging.Filter):
       test cell with hidden tests (the gradebook keeps the checksum of the cell
       *with* them; the release has them removed). The cell is restored anyway.
     - "Released assignments:": the exchange check of NbGraderAPI, on every start.
+    - "Removing existing assignment: …": nbgrader replacing a folder it regenerates.
     - nbconvert's notes while writing feedback HTML.
     """
 
-    PREFIXES = ("Attribute 'checksum' for cell", "Released assignments:",
+    PREFIXES = ("Attribute 'checksum' for cell", "Released assignments:", "Removing existing assignment:",
                 "Config option `display_data_priority` not recognized", "Alternative text is missing")
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -68,14 +120,18 @@ def load_config(root: Path, **overrides: object) -> Config:
     config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
     config.CourseDirectory.root = str(Path(root).resolve())
     config.Application.log_level = "WARNING"
-    if "root" not in config.get("Exchange", {}):
+    if config.get("Exchange", {}).get("root") in (None, str(REPOSITORY / "exchange")):
         # Without a shared exchange (JupyterHub's /srv/nbgrader/exchange, say),
-        # the course keeps its own beside the gradebook.
+        # each course root keeps its own beside the gradebook.
         config.Exchange.root = str(Path(root).resolve() / "exchange")
         Path(config.Exchange.root).mkdir(parents=True, exist_ok=True)
     for dotted, value in overrides.items():
         section, name = dotted.rsplit(".", 1)
         config[section][name] = value
+    if config.CourseDirectory.get("db_url"):  # postgresql:// → the installed driver (autograder.cluster.gradebook)
+        from autograder.cluster.gradebook import normalise_url
+
+        config.CourseDirectory.db_url = normalise_url(config.CourseDirectory.db_url)
     return config
 
 
@@ -148,10 +204,14 @@ class Course:
     def generate_feedback(self, assignment: str, student: str | None = None) -> dict:
         return self.api.generate_feedback(assignment, student, force=True)
 
-    def export_grades(self, destination: Path) -> Path:
-        """nbgrader's CSV export of the whole gradebook."""
+    def export_grades(self, destination: Path, assignments: list[str] | None = None) -> Path:
+        """nbgrader's CSV export of the gradebook (of *assignments* only, if given).
+
+        As in nbgrader, every student in the gradebook gets a row for every
+        exported assignment; one who submitted nothing has score 0."""
         plugin = CsvExportPlugin(config=self.config)
         plugin.to = str(destination)
+        plugin.assignment = list(assignments or [])
         with self.gradebook() as gradebook:
             plugin.export(gradebook)
         return Path(destination)
@@ -184,7 +244,20 @@ class Course:
         return result
 
     # -- helpers -------------------------------------------------------------
-    @staticmethod
-    def _check(result: dict, step: str, assignment: str) -> None:
+    def forget_assignment(self, assignment: str) -> int:
+        """Remove *assignment* and its submissions' grades from the gradebook
+        (``nbgrader db assignment remove --force``); submitted/ stays. Returns
+        how many submissions were forgotten."""
+        with self.gradebook() as gradebook:
+            try:
+                count = len(gradebook.find_assignment(assignment).submissions)
+            except MissingEntry:
+                return 0
+            gradebook.remove_assignment(assignment)
+        return count
+
+    def _check(self, result: dict, step: str, assignment: str) -> None:
         if not result.get("success"):
+            if "Cannot add or remove cells" in f"{result.get('log', '')}{result.get('error', '')}":
+                raise CellsChangedError(assignment, self.root)
             raise CourseError(f"nbgrader {step} failed for {assignment}:\n{result.get('log', '')}\n{result.get('error', '')}")

@@ -6,7 +6,8 @@
    *ada* submits the solutions, *ben* the untouched release, and *cleo* the
    solutions with the assignment's typical mistake (from its answer key).
 3. The TA step: autograde the class, write feedback, export the grades CSV,
-   and print a table of scores.
+   build each assignment's report of what the class got wrong
+   (``demo/reports/<assignment>/index.html``), and print a table of scores.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from autograder.course import REPOSITORY, Course
 from autograder.grading_session import fill_solutions
 from autograder.judge import autograded_ids, graded_ids
 from autograder.keyrunner import key_file
+from autograder.apps.report import write_report
 from autograder.pipeline import grade_class
+from autograder.reports import Progress
 
 STUDENTS = {
     "ada": "submits the solutions",
@@ -110,9 +113,10 @@ def run_demo(directory: Path, regenerate: bool = True) -> int:
     reports = []
     for assignment in assignments:
         build_class(demo, assignment)
-        report = grade_class(demo, assignment)
+        report = grade_class(demo, assignment, progress=Progress(assignment))
         reports.append(report)
         print(report.table())
+        print(f"{'report:':<12}{write_report(demo, assignment)}")
         print()
     grades = demo.export_grades(directory / "grades.csv")
     print("== Scores")

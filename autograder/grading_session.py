@@ -40,13 +40,13 @@ class GradedNotebook:
 
 
 class ScratchCourse:
-    """A throw-away course root sharing the repository's ``source/``."""
+    """A throw-away course root sharing the repository's ``source/`` (or another course's)."""
 
-    def __init__(self, directory: Path | None = None, **overrides: object):
+    def __init__(self, directory: Path | None = None, source: Path = REPOSITORY / "source", **overrides: object):
         self.root = Path(directory or tempfile.mkdtemp(prefix="course-"))
         self.root.mkdir(parents=True, exist_ok=True)
         if not (self.root / "source").exists():
-            (self.root / "source").symlink_to(REPOSITORY / "source", target_is_directory=True)
+            (self.root / "source").symlink_to(Path(source).resolve(), target_is_directory=True)
         self.course = Course(self.root, **overrides)
         self._generated: set[str] = set()
         self._counter = itertools.count(1)

@@ -62,6 +62,7 @@ def summary(report) -> str:
              f"with {report.workers} worker(s), sandbox: {report.sandbox or '?'}",
              f"  graded {len(graded)}, unchanged since the last run {len(unchanged)}, failed {len(failed)}"
              + (f"; {per_notebook:.1f} s per submission in a worker" if graded else ""),
+             *[f"  {remark}" for remark in getattr(report, "remarks", [])],
              "",
              f"{'student':<{width}}  {'score':>11}  {'status':<9}  note"]
     for r in results:
@@ -78,3 +79,33 @@ def summary(report) -> str:
         if path:
             lines.append(f"{label + ':':<12}{path}")
     return "\n".join(lines)
+
+
+class Progress:
+    """A running count while a class is graded, on *stream* (stderr).
+
+    On a terminal one line is rewritten (``grading 02-signals: 3/40 …``); in a
+    log or a pipe each submission gets a line of its own.
+    """
+
+    def __init__(self, assignment: str, stream=None):
+        import sys
+
+        self.assignment = assignment
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = None
+
+    def __call__(self, result, done: int, total: int) -> None:
+        import time
+
+        self.start = self.start or time.perf_counter()
+        score = (f"{result.score:g}/{result.max_score:g}" if result.score is not None and result.max_score is not None
+                 else "no score")
+        what = f"FAILED ({result.problem[:60]})" if result.problem else f"{score} in {result.seconds:.0f} s"
+        line = f"grading {self.assignment}: {done}/{total} {result.student} {what}"
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + line + ("\n" if done == total else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()

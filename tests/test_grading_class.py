@@ -38,7 +38,8 @@ def test_outputs_grades_csv_cells_csv_feedback(graded):
     with open(report.cells_csv) as handle:
         cells = [row for row in csv.DictReader(handle) if row["student"] == "cleo"]
     assert sum(float(r["max_score"]) for r in cells) == 12
-    assert any("✘" in r["message"] or "WrongAnswer" in r["message"] for r in cells if float(r["score"]) == 0)
+    lost = [r for r in cells if float(r["score"]) < float(r["max_score"])]
+    assert lost and all("✘" in r["message"] or "WrongAnswer" in r["message"] for r in lost), lost
     html = (report.feedback_dir / "ada" / ASSIGNMENT).glob("*.html")
     text = next(html).read_text()
     assert "BEGIN HIDDEN TESTS" not in text and "exercises.record" not in text
