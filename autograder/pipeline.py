@@ -12,8 +12,8 @@ Parallelism and the gradebook
 -----------------------------
 Each submission is graded by nbgrader's own ``autograde`` and
 ``generate_feedback`` in a worker *process* (a ``ProcessPoolExecutor`` sized
-to the machine, or any ``concurrent.futures`` executor passed in — e.g.
-``distributed.Client(address).get_executor()`` past one machine, with the
+to the machine, or any ``concurrent.futures`` executor passed in — a Dask
+cluster past one machine, see :mod:`autograder.cluster.executors`, with the
 course folder on a shared file system). All workers write to the course's
 one gradebook through nbgrader's ``Gradebook``. That is safe because
 nbgrader's transactions are short and separate (find or create the
@@ -22,7 +22,14 @@ notebook runs; SQLite serialises writers, the busy ``timeout`` added to the
 default ``sqlite:///`` URL makes a writer wait for another instead of failing,
 and WAL journaling lets readers go on during a write. A submission that still
 meets a locked database is graded again. A PostgreSQL ``db_url`` needs none of
-this. Keeping nbgrader's own writes (rather than copying results from private
+this: the SQLite settings are applied to SQLite URLs only.
+
+A worker that dies (a Dask worker lost, a pool process killed) costs no
+submission: its work is graded again elsewhere. Every attempt leaves a marker
+in ``.grading/attempts/<run>/``, so the summary names the submissions that
+were retried; nbgrader's ``autograde`` with ``force`` recreates the
+submission's rows and files, so a retry replaces a half-finished attempt and
+the gradebook holds each submission once. Keeping nbgrader's own writes (rather than copying results from private
 gradebooks into the real one) means the gradebook is exactly what grading the
 students one by one with ``nbgrader autograde`` would give.
 
@@ -39,19 +46,23 @@ finished: nbgrader committed it, and its fingerprint was recorded.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
+import fcntl
 import hashlib
 import json
 import multiprocessing
 import os
 import sqlite3
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from autograder.course import Course
-from autograder.preflight import inspect_submission
+from autograder.preflight import Preflight, inspect_submission
 from autograder.keyrunner import key_file
 
 #: Seconds a worker waits for another one's gradebook write.
@@ -67,6 +78,7 @@ class StudentResult:
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
     status: str = "graded"  # graded | unchanged | failed
+    attempts: int = 1  # > 1: its first worker was lost and another graded it
 
 
 @dataclass
@@ -80,6 +92,8 @@ class ClassReport:
     workers: int = 1
     sandbox: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Where grading ran, submissions retried after a lost worker: printed under the counts.
+    remarks: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[StudentResult]:
@@ -96,11 +110,41 @@ class ClassReport:
 _COURSES: dict[tuple, Course] = {}
 
 
+#: A worker's own settings: once the last cell's output is in, the sandboxed kernel has
+#: nothing left to do, so it is stopped at once instead of being asked to shut down and
+#: waited for (the sandbox's clean-up runs either way).
+WORKER_SETTINGS = {"Execute.shutdown_kernel": "immediate"}
+
+
 def _worker_course(root: str, overrides: dict) -> Course:
+    """The worker's Course for *root*: built (config loaded) once per process, not per submission.
+
+    Its feedback exporter (the configured one) reuses one compiled set of
+    templates for every page (:mod:`autograder.warm`).
+    """
+    from autograder.warm import warm_exporter
+
     key = (root, json.dumps(overrides, sort_keys=True, default=str))
     if key not in _COURSES:
-        _COURSES[key] = Course(root, **overrides)
+        configured = Course(root, **overrides).config.GenerateFeedback.get("exporter_class")
+        _COURSES[key] = Course(root, **{**WORKER_SETTINGS, **overrides,
+                                        "GenerateFeedback.exporter_class": warm_exporter(configured)})
     return _COURSES[key]
+
+
+_SOURCES: dict[Path, tuple[int, nbformat.NotebookNode]] = {}
+
+
+def _source_notebooks(course: Course, assignment: str) -> dict[str, nbformat.NotebookNode]:
+    """The assignment's source notebooks, read once per worker (again when a file changes)."""
+    notebooks = {}
+    for name in course.notebooks(assignment):
+        path = course.path("source", assignment, f"{name}.ipynb")
+        stamp = path.stat().st_mtime_ns
+        if path not in _SOURCES or _SOURCES[path][0] != stamp:
+            _SOURCES[path] = (stamp, nbformat.read(str(path), as_version=4))
+        notebooks[name] = _SOURCES[path][1]
+    return notebooks
 
 
 def _first_error(log: str) -> str:
@@ -112,8 +156,62 @@ def _first_error(log: str) -> str:
     return "autograding failed (see the log)"
 
 
-def grade_submission(root: str, assignment: str, student: str, overrides: dict) -> dict:
+#: One submission at a time per process: the sandbox's events and user id are per process
+#: (a Dask worker started with more than one thread still grades one after another).
+_GRADING = threading.Lock()
+
+
+def _count_attempt(root: str, run: str | None, student: str) -> int:
+    """Leave this attempt's marker in ``.grading/attempts/<run>/``; return its number (1, 2, …)."""
+    if not run:
+        return 1
+    folder = Path(root) / ".grading" / "attempts" / run
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 100):
+        try:
+            os.close(os.open(folder / f"{student}.{number}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return number
+        except FileExistsError:
+            continue
+    return 100
+
+
+_HELD_LOCKS: set[tuple[str, str, str]] = set()
+
+
+@contextlib.contextmanager
+def student_lock(root: str | Path, assignment: str, student: str, blocking: bool = True):
+    """One grader at a time per submission: ``course grade`` and ``course serve`` share
+    ``.grading/locks/<assignment>+<student>.lock`` (an flock: it goes with its process).
+    Re-entrant within a process; with ``blocking=False`` it yields False while another holds it."""
+    key = (str(root), assignment, student)
+    if key in _HELD_LOCKS:
+        yield True
+        return
+    path = Path(root) / ".grading" / "locks" / f"{assignment}+{student}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        _HELD_LOCKS.add(key)
+        try:
+            yield True
+        finally:
+            _HELD_LOCKS.discard(key)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def grade_submission(root: str, assignment: str, student: str, overrides: dict, run: str | None = None) -> dict:
     """Autograde one student's submission and write its feedback (in a worker)."""
+    with _GRADING, student_lock(root, assignment, student):
+        attempt = _count_attempt(root, run, student)
+        return {**_grade_submission(root, assignment, student, overrides), "attempts": attempt}
+
+
+def _grade_submission(root: str, assignment: str, student: str, overrides: dict) -> dict:
     from autograder.sandbox import take_events
 
     import warnings
@@ -122,9 +220,8 @@ def grade_submission(root: str, assignment: str, student: str, overrides: dict) 
     start = time.perf_counter()
     course = _worker_course(root, overrides)
     folder = course.path("submitted", student, assignment)
-    sources = {name: nbformat.read(str(course.path("source", assignment, f"{name}.ipynb")), as_version=4)
-               for name in course.notebooks(assignment)}
-    findings = inspect_submission(folder, sources)
+    sources = _source_notebooks(course, assignment)
+    findings = inspect_submission(folder, sources, Preflight(config=course.config))
     if findings.fatal:  # nothing nbgrader could grade: say what the student should do
         course.enrol(student)
         return {"student": student, "score": None, "max_score": course.max_score(assignment),
@@ -163,13 +260,16 @@ def fingerprint(course: Course, assignment: str, student: str) -> str:
     """SHA-256 of the submission's files, the source notebooks and the answer key."""
     digest = hashlib.sha256()
     folder = course.path("submitted", student, assignment)
-    inputs = [(f"submitted/{p.relative_to(folder).as_posix()}", p) for p in sorted(folder.rglob("*")) if p.is_file()]
+    # timestamp.txt is left out: a new time (or due date) re-applies the penalty without regrading
+    inputs = [(f"submitted/{p.relative_to(folder).as_posix()}", p) for p in sorted(folder.rglob("*"))
+              if p.is_file() and not p.is_symlink() and p.relative_to(folder).as_posix() != "timestamp.txt"]
     inputs += [(f"source/{p.name}", p) for p in sorted(course.path("source", assignment).glob("*.ipynb"))]
     key = key_file(assignment)
     if key.exists():
         inputs.append(("key", key))
     for name, path in inputs:
-        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        with open(path, "rb") as handle:  # in blocks: a huge file is hashed, never held in memory
+            digest.update(name.encode() + b"\0" + hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()
 
 
@@ -214,14 +314,18 @@ def _default_executor(workers: int) -> futures.Executor:
 
 
 def _run_all(course: Course, assignment: str, students: list[str], overrides: dict, workers: int,
-             executor: futures.Executor | None, on_result) -> None:
-    """Grade *students* in parallel; a crashed worker is replaced and its work retried once."""
+             executor: futures.Executor | None, on_result, run: str | None = None) -> None:
+    """Grade *students* in parallel; a crashed worker is replaced and its work retried once.
+
+    On Dask the scheduler itself moves a lost worker's submissions to another
+    worker; past its ``allowed-failures`` it gives up with ``KilledWorker``.
+    """
     attempts = {student: 0 for student in students}
     pending = list(students)
     while pending:
         own = executor is None
         pool = executor or _default_executor(workers)
-        jobs = {pool.submit(grade_submission, str(course.root), assignment, s, overrides): s for s in pending}
+        jobs = {pool.submit(grade_submission, str(course.root), assignment, s, overrides, run): s for s in pending}
         pending = []
         try:
             for job in futures.as_completed(jobs):
@@ -235,6 +339,11 @@ def _run_all(course: Course, assignment: str, students: list[str], overrides: di
                     else:
                         on_result(StudentResult(student, None, None, 0.0, "the grading worker died twice"))
                 except Exception as error:  # a bug or an environment problem: report, go on
+                    if type(error).__name__ == "KilledWorker":  # Dask: every worker given it died
+                        on_result(StudentResult(student, None, None, 0.0,
+                                                "every grading worker given this submission died; "
+                                                "see the Dask workers' logs"))
+                        continue
                     on_result(StudentResult(student, None, None, 0.0, f"grading crashed: {type(error).__name__}: {error}"))
         finally:
             if own:
@@ -243,26 +352,40 @@ def _run_all(course: Course, assignment: str, students: list[str], overrides: di
 
 def grade_class(course: Course, assignment: str, source: Path | None = None,
                 workers: int | None = None, force: bool = False,
-                executor: futures.Executor | None = None) -> ClassReport:
+                executor: futures.Executor | None = None, where: str = "",
+                update_assignment: bool = False, progress=None) -> ClassReport:
     """Autograde every new or changed submission of *assignment*, then export.
 
     *source*: a folder (nbgrader layout), an nbgrader exchange or an LMS zip,
     brought into ``submitted/`` first. *workers*: parallel workers (default
     one per core). *force*: grade everything again. *executor*: any
-    ``concurrent.futures`` executor to use instead of a local process pool.
+    ``concurrent.futures`` executor to use instead of a local process pool
+    (:func:`autograder.cluster.executors.open_backend`), *where* what to call it.
+    *update_assignment*: grade with a source whose cells changed since the
+    class was graded (:mod:`autograder.release_changes`). *progress*: called
+    as ``progress(result, done, total)`` after each submission.
     """
-    from autograder.intake import intake
+    from autograder.release_changes import explain_notes, refresh_release
+    from autograder.intake import REFUSED, intake, refusal
+    from autograder.late import late_summary, reapply_late_penalties
     from autograder.reports import write_cell_csv
-    from autograder.sandbox import UNPROTECTED_WITHOUT_BWRAP, isolation_mode
+    from autograder.sandbox import isolation_mode, protection_warnings
 
     start = time.perf_counter()
     workers = max(1, workers or os.cpu_count() or 1)
     isolation = course.config.SandboxedExecute.get("isolation", "auto")
     report = ClassReport(assignment, workers=workers, sandbox=isolation_mode(isolation))
-    if report.sandbox != "bwrap":
-        report.warnings.append(UNPROTECTED_WITHOUT_BWRAP)
+    report.warnings += protection_warnings(isolation)  # what this machine's sandbox cannot bound
     notes = intake(course, assignment, source)
     report.warnings += notes.pop("(intake)", [])
+    for student, lines in sorted(notes.items()):  # refused at intake, with nothing earlier to grade
+        if refusal(lines) and not course.path("submitted", student, assignment).is_dir():
+            course.enrol(student)
+            report.results.append(StudentResult(student, None, None, 0.0, refusal(lines),
+                                                [n for n in lines if n != REFUSED + refusal(lines)], "failed"))
+    changed, regrade = refresh_release(course, assignment, update_assignment)
+    report.warnings += changed
+    force = force or regrade
     overrides = _prepare_gradebook(course, assignment)
     state = GradingState(course, assignment)
 
@@ -283,20 +406,49 @@ def grade_class(course: Course, assignment: str, source: Path | None = None,
             score = course.score(assignment, student)
             report.results.append(StudentResult(
                 student, score.score if score else None, score.max_score if score else None, 0.0,
-                entry.get("problem"), notes.get(student, []) + list(entry.get("notes", [])), "unchanged"))
+                entry.get("problem"), list(dict.fromkeys(notes.get(student, []) + list(entry.get("notes", [])))),
+                "unchanged"))
         else:
             todo.append(student)
 
     def on_result(result: StudentResult) -> None:
-        result.notes = notes.get(result.student, []) + result.notes
+        result.notes = explain_notes(course, assignment, list(dict.fromkeys(notes.get(result.student, []) + result.notes)))
         if result.problem:
             result.status = "failed"
         report.results.append(result)
         state.record(result.student, prints[result.student], result)
+        if progress:
+            progress(result, len(report.results) - already, len(todo))
 
-    _run_all(course, assignment, todo, overrides, workers, executor, on_result)
+    already = len(report.results)
+    run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    if where:
+        report.remarks.append(f"grading on {where}")
+    try:
+        _run_all(course, assignment, todo, overrides, workers, executor, on_result, run)
+    finally:
+        import shutil
+
+        shutil.rmtree(course.root / ".grading" / "attempts" / run, ignore_errors=True)
+    retried = sorted(r.student for r in report.results if r.attempts > 1)
+    if retried:
+        report.remarks.append(f"{len(retried)} submission{' was' if len(retried) == 1 else 's were'} retried "
+                              f"after a worker was lost: {', '.join(retried)}")
+    # a new due date or time: penalties of unchanged submissions again, nothing executed
+    reapply_late_penalties(course, assignment, [r.student for r in report.results if r.status == "unchanged"])
+    for r in report.results:  # the score after any late penalty, as the grades CSV has it
+        late = late_summary(course, assignment, r.student) if r.score is not None else None
+        if late:
+            r.score, r.max_score = late[0], late[1]
+            r.notes = ([late[2]] if late[2] else []) + [n for n in r.notes if not n.startswith(("late by ", "marked late"))]
     report.results.sort(key=lambda r: r.student)
-    report.grades_csv = course.export_grades(course.root / "grades.csv")
+    from autograder.feedback_page import mark_problems, recorded_problems, write_failure_page
+
+    for r in report.results:  # a submission that could not be graded gets a feedback page saying why
+        if r.problem:
+            write_failure_page(course, assignment, r.student, r.problem, r.max_score)
+    report.grades_csv = mark_problems(course.export_grades(course.root / "grades.csv"), {
+        **recorded_problems(course), **{(assignment, r.student): r.problem for r in report.results if r.problem}})
     report.cells_csv = write_cell_csv(course, assignment, course.root / f"grades-{assignment}-cells.csv")
     report.feedback_dir = course.path("feedback")
     report.seconds = time.perf_counter() - start
