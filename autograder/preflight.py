@@ -5,17 +5,77 @@ needs one line per student: what is wrong and what the student should do.
 :func:`inspect_submission` returns those lines; a *fatal* finding means the
 submission cannot be graded (it scores 0), a *note* means it is graded but
 something is off (such as graded cells deleted, which score 0).
+
+Before anything parses a notebook, its size and shape are bounded
+(:class:`Preflight`, set in ``nbgrader_config.py``), so a pathological file
+costs only its own student, refused in milliseconds:
+
+1. the submission folder's files, counted and sized from ``lstat`` alone;
+2. the notebook's size, from ``lstat`` (a link or a device is refused unread);
+3. how deeply its JSON nests, by a scan of the bytes that counts brackets
+   outside strings — no recursion, so 100 000 levels are no harder than 10;
+4. only then ``json.loads`` (bounded in size and depth): the number of cells
+   and the size of each output, before ``nbformat`` validates anything.
+
+The defaults are the largest legitimate notebook of the course times a
+generous factor: the executed solutions are at most 0.6 MB, 37 cells, 7 levels
+deep, with no output over 0.26 MB.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import numpy as np
+from traitlets import Float, Integer
+from traitlets.config import Configurable
 
 from autograder.judge import graded_ids
+
+_MB = 2**20
+#: A JSON string: quote, then anything but a quote or backslash, or an escaped character.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+class Preflight(Configurable):
+    """Bounds on a submission, checked before it is parsed (``c.Preflight.*``)."""
+
+    max_notebook_mb = Float(20.0, help=(
+        "Largest notebook file (MB). The course's executed solutions are at most 0.6 MB; "
+        "20 MB leaves room for many plots.")).tag(config=True)
+    max_cells = Integer(1000, help="Most cells in one notebook (the course's have at most 37).").tag(config=True)
+    max_json_depth = Integer(64, help=(
+        "Deepest nesting of the notebook's JSON (a notebook is 7 levels deep; Python's parsers "
+        "recurse once per level).")).tag(config=True)
+    max_output_mb = Float(5.0, help=(
+        "Largest single output in a submitted notebook (MB); the course's largest is 0.26 MB.")).tag(config=True)
+    max_submission_mb = Float(100.0, help="All files of one submission together (MB).").tag(config=True)
+    max_submission_files = Integer(100, help="Files and folders in one submission.").tag(config=True)
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply the JSON in *raw* nests (``{"a": [1]}`` is 2), without parsing it.
+
+    Strings are blanked out first (brackets in them do not count), then the
+    remaining brackets are counted: +1 per opening, -1 per closing.
+    """
+    brackets = _JSON_STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1).astype(np.int32)
+    return int(np.cumsum(steps).max())
+
+
+def _mb(size: float) -> str:
+    return f"{size / _MB:.1f} MB" if size >= _MB / 10 else f"{size / 1024:.0f} kB"
 
 
 @dataclass
@@ -27,17 +87,75 @@ class Findings:
         return "; ".join(self.fatal + self.notes) or None
 
 
-def inspect_notebook(path: Path, source: nbformat.NotebookNode) -> Findings:
+RESUBMIT = ("ask the student to clear its outputs in JupyterLab (Kernel → Restart Kernel and Clear Outputs "
+            "of All Cells), save and submit again")
+
+
+def _unreadable(path: Path, limits: Preflight) -> str | None:
+    """Why a notebook is refused unread (not a plain file, too large), from ``lstat`` alone."""
+    name = path.name
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        return f"{name} cannot be read ({error.strerror})"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{name} is not a plain file (a link, folder or device); ask the student to submit the notebook itself"
+    if info.st_size > limits.max_notebook_mb * _MB:
+        return (f"{name} is {_mb(info.st_size)}, over the limit of {limits.max_notebook_mb:g} MB for a notebook "
+                f"(not graded); {RESUBMIT}")
+    return None
+
+
+def _read_bounded(path: Path, limits: Preflight) -> tuple[bytes | None, str | None]:
+    """The notebook's bytes, or why it is refused unread."""
+    refused = _unreadable(path, limits)
+    if refused:
+        return None, refused
+    name = path.name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with open(fd, "rb") as handle:
+            return handle.read(int(limits.max_notebook_mb * _MB) + 1), None
+    except OSError as error:
+        return None, f"{name} cannot be read ({error.strerror})"
+
+
+def _shape_problem(name: str, data: object, limits: Preflight) -> str | None:
+    """Why a parsed notebook is too big to hand to nbformat (too many cells, a huge output)."""
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if not isinstance(cells, list):
+        return None  # nbformat says what is wrong
+    if len(cells) > limits.max_cells:
+        return (f"{name} has {len(cells):,} cells, over the limit of {limits.max_cells:,} (not graded); ask the "
+                "student to remove the cells they added and submit again")
+    for number, cell in enumerate(cells, 1):
+        outputs = cell.get("outputs") if isinstance(cell, dict) else None
+        for output in outputs if isinstance(outputs, list) else []:
+            size = len(json.dumps(output))
+            if size > limits.max_output_mb * _MB:
+                return (f"{name}: cell {number} has an output of {_mb(size)}, over the limit of "
+                        f"{limits.max_output_mb:g} MB for one output (not graded); {RESUBMIT}")
+    return None
+
+
+def inspect_notebook(path: Path, source: nbformat.NotebookNode, limits: Preflight | None = None) -> Findings:
     """Findings for one submitted notebook compared with its source."""
     findings = Findings()
     name = path.name
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        findings.fatal.append(f"{name} cannot be read ({error.strerror})")
+    limits = limits or Preflight()
+    raw, refused = _read_bounded(path, limits)
+    if refused:
+        findings.fatal.append(refused)
         return findings
     if not raw.strip():
         findings.fatal.append(f"{name} is empty (0 bytes): the upload failed; ask the student to submit again")
+        return findings
+    depth = json_depth(raw)
+    if depth > limits.max_json_depth:
+        findings.fatal.append(
+            f"{name} nests {depth:,} levels deep, over the limit of {limits.max_json_depth} (a notebook from "
+            "JupyterLab has about 7; not graded): it was not written by Jupyter. Ask the student to download "
+            "the notebook again from JupyterLab (File → Download) and resubmit")
         return findings
     try:
         data = json.loads(raw)
@@ -46,6 +164,10 @@ def inspect_notebook(path: Path, source: nbformat.NotebookNode) -> Findings:
             f"{name} is not JSON, so not a notebook ({error.__class__.__name__} at byte "
             f"{getattr(error, 'pos', '?')} of {len(raw)}); it looks truncated or corrupted. Ask the student to "
             "download it again from JupyterLab (File → Download) and resubmit")
+        return findings
+    shape = _shape_problem(name, data, limits)
+    if shape:
+        findings.fatal.append(shape)
         return findings
     try:  # read as nbgrader will: missing or duplicated cell ids are repaired later
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
@@ -62,9 +184,45 @@ def inspect_notebook(path: Path, source: nbformat.NotebookNode) -> Findings:
     return findings
 
 
-def inspect_submission(folder: Path, sources: dict[str, nbformat.NotebookNode]) -> Findings:
-    """Findings for ``submitted/<student>/<assignment>/`` given name → source notebook."""
+def folder_problem(folder: Path, limits: Preflight) -> str | None:
+    """Why a submission folder is too big to grade (too many files, too many bytes), from ``lstat`` only."""
+    count, total, pending = 0, 0, [folder]
+    while pending:  # iterative: a deep tree of folders costs no recursion
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            if count > limits.max_submission_files:
+                return (f"the submission holds more than {limits.max_submission_files} files and folders "
+                        "(not graded); ask the student to submit only the assignment's notebooks")
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            else:
+                total += entry.stat(follow_symlinks=False).st_size
+                if total > limits.max_submission_mb * _MB:
+                    return (f"the submission's files add up to more than {limits.max_submission_mb:g} MB (not graded); "
+                            "ask the student to submit only the assignment's notebooks, with outputs cleared")
+    return None
+
+
+def inspect_submission(folder: Path, sources: dict[str, nbformat.NotebookNode],
+                       limits: Preflight | None = None) -> Findings:
+    """Findings for ``submitted/<student>/<assignment>/`` given name → source notebook.
+
+    *limits*: :class:`Preflight` (pass ``Preflight(config=course.config)``
+    for the course's settings; the defaults otherwise).
+    """
     findings = Findings()
+    limits = limits or Preflight()
+    expected = [folder / f"{name}.ipynb" for name in sources]
+    refused = [problem for path in expected if os.path.lexists(path) and (problem := _unreadable(path, limits))]
+    if not refused and folder.is_dir() and (problem := folder_problem(folder, limits)):
+        refused = [problem]
+    if refused:  # nothing is read: the notebooks are too big, not plain files, or too many
+        findings.fatal += refused
+        return findings
     present = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
     if not present:
         findings.fatal.append(f"empty submission: no notebook found (expected {', '.join(n + '.ipynb' for n in sources)})")
@@ -74,7 +232,7 @@ def inspect_submission(folder: Path, sources: dict[str, nbformat.NotebookNode]) 
         if not path.exists():
             findings.fatal.append(f"{name}.ipynb is missing (found: {', '.join(present)})")
             continue
-        found = inspect_notebook(path, source)
+        found = inspect_notebook(path, source, limits)
         findings.fatal += found.fatal
         findings.notes += found.notes
     return findings

@@ -27,7 +27,9 @@ REASONS = {
     "h-infinite-loop": "timed out",
     "h-memory-bomb": "out of memory",
     "h-fork-bomb": "process limit",
-    "h-output-flood": "output flood",
+    # cut at the output limit, or — when the kernel's own buffer (hundreds of MB between two
+    # flushes) outgrows its memory first — a dead kernel: see test_the_output_flood_is_cut
+    "h-output-flood": ("output flood", "kernel died"),
     "h-sys-exit": "sys.exit",
     "h-os-exit": "kernel died",
     "h-kill-parent": "outside its reach",
@@ -63,8 +65,9 @@ def test_each_attack_leaves_a_clear_reason_in_the_summary(graded, student):
     _, report, _, _ = graded
     entry = result(report, student)
     text = " ".join([entry.problem or ""] + entry.notes)
-    assert REASONS[student] in text
-    assert student in report.table() and REASONS[student] in report.table()
+    reasons = REASONS[student] if isinstance(REASONS[student], tuple) else (REASONS[student],)
+    assert any(reason in text for reason in reasons), text
+    assert student in report.table() and any(reason in report.table() for reason in reasons)
 
 
 def test_the_honest_class_is_graded_as_if_alone(graded):
@@ -129,7 +132,7 @@ def test_the_output_flood_is_cut(graded):
     if flood.score != 12:
         assert any("kernel died" in note for note in flood.notes), flood.notes
     cell = graded_notebook(scratch, "h-output-flood").cells[2]
-    assert len(nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))) < 400_000
+    assert len(nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))) < 700_000  # max_output_bytes: 600 kB
 
 
 def test_hostile_cells_are_really_in_the_submissions(graded):

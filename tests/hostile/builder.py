@@ -100,7 +100,7 @@ def write_class(submitted: Path, release, source, notebook_name: str, root: Path
 
 HONEST = ("ada", "ben", "cleo", "lee-late")
 LIMITS = {"Execute.timeout": 5, "Execute.iopub_timeout": 4, "SandboxedExecute.notebook_timeout": 40,
-          "SandboxedExecute.max_output_bytes": 200_000, "SandboxedExecute.memory_limit_mb": 2048,
+          "SandboxedExecute.max_output_bytes": 600_000, "SandboxedExecute.memory_limit_mb": 2048,
           "SandboxedExecute.max_processes": 64}
 DUE = "2024-03-01 12:00:00"
 LATE_TIMESTAMP = "2024-03-02 20:00:00"  # 32 hours late: two started days
@@ -131,3 +131,64 @@ def graded_class():
         gradebook.update_or_create_assignment(ASSIGNMENT, duedate=datetime.fromisoformat(DUE))
     report = grade_class(course, ASSIGNMENT, workers=2)
     return scratch, report, kinds, mistake
+
+
+# -- limits that hold for the sandbox as a whole (tests/test_sandbox_limits.py) --
+
+def hoard_cell(children: int, megabytes: int) -> str:
+    """Fork *children* that each fill and hold *megabytes*; print how many finished and how many were killed.
+
+    Each child asks to be the OOM killer's first choice, so the kernel itself
+    survives and can print the count.
+    """
+    return ("import os, time\n"
+            "children = []\n"
+            f"for _ in range({children}):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        with open('/proc/self/oom_score_adj', 'w') as adj:\n"
+            "            adj.write('1000')\n"
+            f"        hoard = b'x' * ({megabytes} * 2**20)  # written, so resident\n"
+            "        time.sleep(6)\n"
+            "        os._exit(0)\n"
+            "    children.append(pid)\n"
+            "statuses = [os.waitpid(pid, 0)[1] for pid in children]\n"
+            "print('completed', sum(s == 0 for s in statuses), 'killed', sum(os.WIFSIGNALED(s) for s in statuses))\n")
+
+
+#: Fill $HOME, then /tmp, in files of 8 MB; print the MB written and the errno that stopped each;
+#: then one more write, whose error is left for the grader to see.
+FILL_CELL = """import os
+def fill(folder):
+    written = 0
+    try:
+        for number in range(10_000):
+            with open(os.path.join(folder, f'fill-{number}.bin'), 'wb') as part:
+                for _ in range(8):
+                    part.write(b'x' * 2**20)
+                    written += 1
+    except OSError as error:
+        return written, error.errno
+    return written, None
+print('home', *fill(os.path.expanduser('~')))
+print('tmp', *fill('/tmp'))
+open(os.path.expanduser('~/one-more.bin'), 'wb').write(b'x' * 2**20)
+"""
+
+
+def oversized_notebook(path: Path, notebook: nbformat.NotebookNode, megabytes: int) -> None:
+    """Write *notebook* padded to about *megabytes* with one huge metadata string (written in blocks)."""
+    text = nbformat.writes(notebook).rstrip()
+    assert text.endswith("}")
+    with open(path, "w") as handle:
+        handle.write(text[:-1] + ',\n "padding": "')
+        block = "x" * 2**20
+        for _ in range(megabytes):
+            handle.write(block)
+        handle.write('"\n}\n')
+
+
+def nested_notebook(path: Path, notebook: nbformat.NotebookNode, levels: int) -> None:
+    """Write *notebook* with a metadata value nested *levels* lists deep."""
+    text = nbformat.writes(notebook).rstrip()
+    path.write_text(text[:-1] + ',\n "deep": ' + "[" * levels + "]" * levels + "\n}\n")
