@@ -116,8 +116,16 @@ def _put_environment_on_path() -> None:
 
 
 def load_config(root: Path, **overrides: object) -> Config:
-    """The course config with its root set to *root* (plus dotted overrides)."""
-    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    """The course config with its root set to *root* (plus dotted overrides).
+
+    A TA's course folder made by :func:`prepare_grading_root` has an
+    ``nbgrader_config.py`` of its own that loads the course's: when it is
+    there, it is read instead, so what a TA sets in it (a PostgreSQL
+    ``db_url``, a Dask scheduler) holds for ``course`` as for plain nbgrader.
+    """
+    own = Path(root).resolve() / CONFIG_FILE.name
+    chosen = own if own.is_file() and own.resolve() != CONFIG_FILE.resolve() else CONFIG_FILE
+    config = PyFileConfigLoader(chosen.name, path=str(chosen.parent)).load_config()
     config.CourseDirectory.root = str(Path(root).resolve())
     config.Application.log_level = "WARNING"
     if config.get("Exchange", {}).get("root") in (None, str(REPOSITORY / "exchange")):
