@@ -1,12 +1,19 @@
 """``course``: one command per job for instructors and TAs.
 
+The TA's commands (grade, export, report) work in the TA's course folder,
+``$NN_COURSE_GRADING_ROOT`` or ``~/nn-course-grading`` (``--root`` for another);
+the instructor's (generate, check) in this repository.
+
     course generate [ASSIGNMENT ...]    regenerate release/ and solutions/ (instructor)
-    course check [ASSIGNMENT ...]       source earns full marks, release earns 0 (instructor)
+    course check [ASSIGNMENT ...]       release/ up to date, source earns full marks, release 0 (instructor)
     course grade ASSIGNMENT SUBMISSIONS grade a folder or LMS zip of submissions (TA)
-    course export                       write the grades CSV from the gradebook (TA)
+    course export [ASSIGNMENT]          the grades CSV and per-cell CSVs from the gradebook (TA)
+    course serve [--once]               instant feedback: grade each exchange submission as it arrives (TA)
+    course report ASSIGNMENT            what the class got wrong: plots and CSVs (instructor, TA)
     course demo                         the whole pipeline on a small demo class
-    course lab [FOLDER]                 open JupyterLab on the released notebooks (student)
-    course validate NOTEBOOK ...        run a notebook's visible checks before submitting (student)
+    course student-package              build the wheel students install (exercises only)
+    course lab [FOLDER] [LAB OPTIONS]   open JupyterLab, with nbgrader's instructor tools
+    course validate NOTEBOOK ...        run a notebook's visible checks before submitting
 """
 
 from __future__ import annotations
@@ -18,19 +25,21 @@ import time
 import warnings
 from pathlib import Path
 
-from autograder.course import REPOSITORY, Course
+from autograder.apps.arguments import UsageError, check_assignment, check_due, check_submissions
+from autograder.course import REPOSITORY, Course, CourseError, grading_root, prepare_grading_root
 
 
 def _assignments(course: Course, requested: list[str]) -> list[str]:
     known = course.assignments()
     unknown = [a for a in requested if a not in known]
-    if unknown:
-        raise SystemExit(f"error: unknown assignment(s) {', '.join(unknown)}; the course has: {', '.join(known)}")
+    for assignment in unknown:
+        check_assignment(assignment, course.root)
     return requested or known
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from autograder import consistency
+    from autograder.release_changes import check_can_grade
 
     course = Course(args.root)
     for assignment in _assignments(course, args.assignments):
@@ -40,6 +49,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if disagreements:
             print("\n".join(["error: the notebook and its answer key disagree:"] + disagreements), file=sys.stderr)
             return 2
+        check_can_grade(course, assignment, update=False)  # nbgrader refuses new cells once there are submissions
         course.generate_release(assignment)
         if not args.no_solutions:
             course.generate_solution(assignment)
@@ -52,10 +62,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     from autograder.grading_session import ScratchCourse
     from autograder.judge import autograded_ids
 
-    scratch = ScratchCourse()
+    from autograder.release_changes import stale_cells
+
+    root = Path(args.root).resolve()
+    if not (root / "source").is_dir():
+        raise UsageError(f"no source/ folder in {root}; give the course root with --root")
+    for assignment in args.assignments:
+        check_assignment(assignment, root)
+    scratch = ScratchCourse(source=root / "source")
     failures = 0
     try:
         for assignment in _assignments(scratch.course, args.assignments):
+            stale = stale_cells(root / "release" / assignment, scratch.release(assignment))
+            if stale:
+                failures += 1
+                print(f"FAIL {assignment}: release/{assignment} is stale, run `course generate {assignment}`")
+                for problem in stale:
+                    print(f"     {problem}")
             solution = scratch.grade(assignment, scratch.source_notebook(assignment), "solution")
             blank = scratch.grade(assignment, scratch.release_notebook(assignment), "untouched-release")
             # Manually graded (written) cells score nothing until a person grades them.
@@ -64,7 +87,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             possible = sum(points for cell, (_, points) in solution.cells.items() if cell in auto)
             ok = earned == possible > 0 and blank.score == 0
             failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {assignment}: source {earned:g}/{possible:g} autograded points, "
+            print(f"{'ok  ' if ok and not stale else 'FAIL'} {assignment}: source {earned:g}/{possible:g} autograded points, "
                   f"untouched release {blank.score:g}/{blank.max_score:g}")
             if not ok:
                 for cell, (score, points) in solution.cells.items():
@@ -76,25 +99,93 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.cluster.executors import open_backend
+    from autograder.cluster.gradebook import check_gradebook, is_sqlite
     from autograder.pipeline import grade_class
+    from autograder.release_changes import check_can_grade
+    from autograder.reports import Progress
 
-    course = Course(args.root)
-    if args.due:  # nbgrader's own due date: AssignLatePenalties and the late plugin read it
-        from datetime import datetime
-
+    # Every mistake on the command line is found before the course folder is touched.
+    args.root = args.root or str(grading_root())
+    check_assignment(args.assignment, args.root)
+    submissions = check_submissions(args.submissions)
+    due = check_due(args.due)
+    course = Course(prepare_grading_root(args.root), **_gradebook_override(args))
+    check_gradebook(course.db_url)
+    check_can_grade(course, args.assignment, args.update_assignment)
+    where = course.config.get("CourseGrading", {})
+    backend = open_backend(args.cluster or where.get("cluster", ""), args.scheduler or where.get("scheduler", ""),
+                           args.workers, gradebook_is_sqlite=is_sqlite(course.db_url))
+    if due:  # nbgrader's own due date: AssignLatePenalties and the late plugin read it
         with course.gradebook() as gradebook:
-            gradebook.update_or_create_assignment(args.assignment, duedate=datetime.fromisoformat(args.due))
-    report = grade_class(course, args.assignment, Path(args.submissions) if args.submissions else None,
-                         workers=args.workers, force=args.force)
+            gradebook.update_or_create_assignment(args.assignment, duedate=due)
+    with backend:
+        report = grade_class(course, args.assignment, submissions,
+                             workers=backend.workers, force=args.force, executor=backend.executor,
+                             where=backend.description if backend.executor else "",
+                             update_assignment=args.update_assignment, progress=Progress(args.assignment))
     print(report.table())
+    print(f"{'report:':<12}{_class_report(course, args.assignment)}")
     return 0 if not report.failed else 3
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    course = Course(args.root)
-    path = course.export_grades(Path(args.to))
-    print(f"wrote {path}")
+def _class_report(course: Course, assignment: str) -> str:
+    """Write the class's insight report after grading; its path (or why there is none)."""
+    from autograder.apps.report import ReportError, write_report
+
+    try:
+        return str(write_report(course, assignment))
+    except ReportError as error:
+        return f"none ({error})"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.apps.report import ReportError, write_report
+
+    course = Course(args.root or grading_root())
+    try:
+        page = write_report(course, args.assignment, Path(args.out) if args.out else None, anonymous=args.anonymous)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {page} (and its CSV files beside it)")
     return 0
+
+
+def _gradebook_override(args: argparse.Namespace) -> dict:
+    """``--db-url`` wins over ``c.CourseDirectory.db_url`` in nbgrader_config.py."""
+    return {"CourseDirectory.db_url": args.db_url} if getattr(args, "db_url", None) else {}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.cluster.gradebook import check_gradebook
+
+    from autograder.reports import write_cell_csv
+
+    args.root = args.root or str(grading_root())
+    if not (Path(args.root) / "gradebook.db").exists() and not Path(args.root, "nbgrader_config.py").exists():
+        raise UsageError(f"no graded class in {args.root}; grade one first (course grade ASSIGNMENT SUBMISSIONS) "
+                         "or give its folder with --root")
+    if args.assignment:
+        check_assignment(args.assignment, args.root)
+    course = Course(args.root, **_gradebook_override(args))
+    check_gradebook(course.db_url)
+    with course.gradebook() as gradebook:
+        graded = [a.name for a in gradebook.assignments if a.submissions]
+    chosen = [args.assignment] if args.assignment else graded
+    path = course.export_grades(Path(args.to), chosen if args.assignment else None)
+    print(f"wrote {path}: {'assignment ' + args.assignment if args.assignment else 'every assignment'}, "
+          "one row per student in the gradebook and assignment (no submission: score 0, as in nbgrader)")
+    for assignment in chosen:  # the per-cell CSVs, with the TA's manual grades as they are now
+        if assignment in graded:
+            print(f"wrote {write_cell_csv(course, assignment, course.root / f'grades-{assignment}-cells.csv')}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from autograder.apps.serve import run
+
+    return run(args)   # checks its arguments, then prepares the course folder
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -104,15 +195,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
+    """JupyterLab with nbgrader's instructor tools; any JupyterLab option passes through."""
+    import os
     import subprocess
 
-    return subprocess.call([sys.executable, "-m", "jupyter", "lab", args.folder])
+    folder = Path(args.folder).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"no folder {folder}; give the folder to open, e.g. course lab source")
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder.resolve()}", *args.lab_options]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args.lab_options:
+        command.append("--allow-root")  # a container or a fresh VM: JupyterLab refuses root without it
+    return subprocess.call(command, cwd=folder)
+
+
+#: What Validate's "Success!" means here: nbgrader cannot know the graded checks.
+VALIDATE_MEANS = ("  (This means every visible check passed and no answer is left empty. The graded checks run "
+                  "when your work is graded, so your score can still be lower than full marks.)")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     import subprocess
 
-    return subprocess.call([sys.executable, "-m", "nbgrader", "validate", *args.notebooks])
+    for notebook in args.notebooks:
+        if not Path(notebook).is_file():
+            raise UsageError(f"no notebook {notebook}; give the path of your .ipynb file")
+    # Run from the course folder, so nbgrader reads the course's nbgrader_config.py.
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "validate",
+                          *[str(Path(notebook).resolve()) for notebook in args.notebooks]],
+                         capture_output=True, text=True, cwd=REPOSITORY)
+    for line in (run.stdout + run.stderr).splitlines():
+        print(line)
+        if line.startswith("Success! Your notebook passes all the tests"):
+            print(VALIDATE_MEANS)
+    return run.returncode
+
+
+def cmd_student_package(args: argparse.Namespace) -> int:
+    from autograder.apps.student_package import build, contents
+
+    wheel = build(Path(args.dist))
+    print(f"wrote {wheel} ({len(contents(wheel))} files: exercises/ and the JupyterLab settings for students)")
+    print(f"students install it with: pip install {wheel.name}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,32 +251,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=str(REPOSITORY), help="course root (default: this repository)")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("check", help="autograde the source (full marks?) and the release (0?) (instructor)")
+    p = sub.add_parser("check", help="the release is up to date, the source earns full marks, the release 0 "
+                                     "(instructor)")
     p.add_argument("assignments", nargs="*")
+    p.add_argument("--root", default=str(REPOSITORY), help="course root (default: this repository)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="autograde submissions, write feedback and grades (TA)")
     p.add_argument("assignment")
     p.add_argument("submissions", nargs="?", help="folder or LMS zip of submissions (default: submitted/ in the root)")
-    p.add_argument("--root", default=str(REPOSITORY), help="course root holding the gradebook")
+    p.add_argument("--root", default=None, help="the TA's course folder holding the gradebook "
+                                                "(default: $NN_COURSE_GRADING_ROOT or ~/nn-course-grading)")
+    p.add_argument("--update-assignment", action="store_true",
+                   help="the assignment's cells changed since the class was graded: regenerate it and grade "
+                        "every submission again (its grades in the gradebook, manual ones included, start over)")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
     p.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
     p.add_argument("--due", help="the assignment's deadline, e.g. '2025-03-01 23:59' (UTC), for late penalties")
+    p.add_argument("--cluster", default="", metavar="local[:N]",
+                   help="grade on a Dask LocalCluster of N worker processes (default N: one per core)")
+    p.add_argument("--scheduler", default="", metavar="tcp://HOST:8786",
+                   help="grade on an existing Dask cluster (course folder at the same path on every worker, "
+                        "gradebook on PostgreSQL)")
+    p.add_argument("--db-url", default="", metavar="postgresql://USER@HOST/DB",
+                   help="the gradebook (default: c.CourseDirectory.db_url, else SQLite in the root)")
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("export", help="write nbgrader's grades CSV (TA)")
+    p = sub.add_parser("report", help="what the class got wrong: an HTML page of plots and CSVs (instructor, TA)")
+    p.add_argument("assignment")
+    p.add_argument("--root", default=None, help="the TA's course folder holding the gradebook "
+                                                "(default: $NN_COURSE_GRADING_ROOT or ~/nn-course-grading)")
+    p.add_argument("--out", help="folder for the page and its CSVs (default: reports/ASSIGNMENT in the root)")
+    p.add_argument("--anonymous", action="store_true", help="leave out every student identifier (for sharing)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="write nbgrader's grades CSV and refresh the per-cell CSVs (TA)")
+    p.add_argument("assignment", nargs="?", help="export this assignment only (default: every assignment)")
     p.add_argument("--to", default="grades.csv")
-    p.add_argument("--root", default=str(REPOSITORY))
+    p.add_argument("--db-url", default="", metavar="postgresql://USER@HOST/DB",
+                   help="the gradebook (default: c.CourseDirectory.db_url, else SQLite in the root)")
+    p.add_argument("--root", default=None, help="the TA's course folder (default: $NN_COURSE_GRADING_ROOT "
+                                                "or ~/nn-course-grading)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="grade each submission on the nbgrader exchange as it arrives and "
+                                     "release its feedback (TA; a service)")
+    from autograder.apps.serve import add_arguments as serve_arguments
+
+    serve_arguments(p, default_root=None)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="run the whole course pipeline on a demo class")
     p.add_argument("--directory", default=str(REPOSITORY / "demo"), help="where the demo course is built")
     p.add_argument("--no-generate", action="store_true", help="skip generating the executed solutions")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("lab", help="open JupyterLab on the released notebooks (student)")
+    p = sub.add_parser("lab", help="open JupyterLab with nbgrader's instructor tools; "
+                                   "JupyterLab options (--no-browser, --port 8899 …) pass through")
     p.add_argument("folder", nargs="?", default=str(REPOSITORY / "release"))
-    p.set_defaults(func=cmd_lab)
+    p.set_defaults(func=cmd_lab, lab_options=[])
+
+    p = sub.add_parser("student-package", help="build the wheel students install: exercises only (instructor)")
+    p.add_argument("--dist", default=str(REPOSITORY / "dist"), help="where the wheel is written")
+    p.set_defaults(func=cmd_student_package)
 
     p = sub.add_parser("validate", help="check a notebook runs and passes its visible checks (student)")
     p.add_argument("notebooks", nargs="+")
@@ -161,9 +322,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.lab_options = extra
     if not args.verbose:
         # nbgrader's own use of SQLAlchemy warns about session internals on every grade.
         warnings.filterwarnings("ignore", message=".*not in session.*")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    return args.func(args)
+    from autograder.cluster.executors import ClusterError
+    from autograder.cluster.gradebook import GradebookError
+    from autograder.intake import IntakeError
+
+    try:
+        return args.func(args)
+    except (GradebookError, ClusterError, IntakeError) as error:  # cannot work (or refused input): say what to do
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (UsageError, CourseError) as error:  # a mistake on the command line, or a step nbgrader refuses
+        print(f"error: {str(error).splitlines()[0] if isinstance(error, UsageError) else error}", file=sys.stderr)
+        return 2

@@ -33,6 +33,9 @@ from autograder.keyrunner import KEYS_DIRECTORY, CellVerdict, key_file, run_key
 from exercises.answers import ANSWER_MIME, MAX_ANSWER_CHARS, decode
 
 VERDICT_NAME = "WrongAnswer"
+#: The answer under which a key finds its cell's wall time, measured by the grader (None: not measured).
+#: Not an identifier, so no ``record()`` can make it; anything recorded under it is overwritten.
+MEASURED_SECONDS = "grader.seconds"
 
 
 def is_autograder_test(cell: NotebookNode) -> bool:
@@ -186,6 +189,8 @@ class JudgeAnswers(NbGraderPreprocessor):
                 reasons[grade_id] = " ".join(problems)
             elif recorded:
                 answers[grade_id] = recorded
+                # The cell's wall time as the sandboxed executor measured it; never the kernel's word.
+                recorded[MEASURED_SECONDS] = cell.get("metadata", {}).get("nn_course", {}).get("seconds")
             else:
                 error = kernel_error(cell)
                 reasons[grade_id] = (

@@ -1,0 +1,200 @@
+"""nbgrader's exchange, one submission at a time, with nbgrader's own classes.
+
+- :func:`waiting` lists the complete submissions in ``<exchange>/<course>/inbound``
+  (nbgrader's ``student+assignment+timestamp+random`` folders; a folder counts
+  once ``submit`` has written its ``submission_secret.txt``, its last file).
+- :func:`vet` and :func:`collect` check and copy one of them into a course's
+  ``submitted/`` with the course's vetted ``ExchangeCollect`` (narrowed to that one folder).
+- :func:`release` puts one student's feedback into ``<exchange>/<course>/feedback``
+  with nbgrader's ``ExchangeReleaseFeedback``: named by the hash of the
+  submission's secret and the notebook, which is what the student's
+  ``fetch_feedback`` looks for.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+from nbgrader.utils import notebook_hash, parse_utc
+from traitlets.config import Config
+
+from autograder.intake import CourseIntake, VettedExchangeCollect, refusal
+from autograder.safefiles import student_id_problem
+
+SECRET = "submission_secret.txt"
+TIMESTAMP = "timestamp.txt"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    name: str          # the folder's name in inbound/
+    student: str
+    assignment: str
+    timestamp: str     # as nbgrader wrote it
+    when: datetime     # the same, parsed (UTC)
+
+
+def inbound_folder(config: Config) -> Path:
+    return Path(config.Exchange.root) / config.CourseDirectory.course_id / "inbound"
+
+
+def feedback_folder(config: Config) -> Path:
+    return Path(config.Exchange.root) / config.CourseDirectory.course_id / "feedback"
+
+
+def parse_name(name: str) -> tuple[str, str, str] | None:
+    """``student+assignment+timestamp[+random]`` → its parts, as nbgrader's collect splits it."""
+    parts = name.rsplit("+", 3)
+    if len(parts) == 4:
+        student, assignment, timestamp, _ = parts
+    elif len(parts) == 3:
+        student, assignment, timestamp = parts
+    else:
+        return None
+    return student, assignment, timestamp
+
+
+def waiting(config: Config, assignments: set[str] | None = None) -> list[Inbound]:
+    """Complete submissions in the inbound folder, oldest first."""
+    folder = inbound_folder(config)
+    found: list[Inbound] = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return found
+    for name in names:
+        parts = parse_name(name)
+        if not parts or (assignments is not None and parts[1] not in assignments):
+            continue
+        try:
+            secret = (folder / name / SECRET).read_text().strip()
+            when = parse_utc(parts[2])
+            when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        except (OSError, ValueError):
+            continue   # still being written by submit (or not nbgrader's): look again later
+        if len(secret) >= 32:
+            found.append(Inbound(name, parts[0], parts[1], parts[2], when))
+    return sorted(found, key=lambda item: (item.when, item.name))
+
+
+def secret_of(config: Config, name: str) -> str:
+    return (inbound_folder(config) / name / SECRET).read_text()
+
+
+def notebook_ids(config: Config, name: str) -> list[str]:
+    """The notebooks of the submission as the student's cache holds them (what fetch_feedback hashes)."""
+    return sorted(p.stem for p in (inbound_folder(config) / name).glob("*.ipynb"))
+
+
+def _quiet_log() -> logging.Logger:
+    log = logging.getLogger("course-serve.exchange")
+    log.setLevel(logging.ERROR)
+    return log
+
+
+class CollectOne(VettedExchangeCollect):
+    """The course's vetted ``ExchangeCollect`` (:class:`autograder.intake.VettedExchangeCollect`:
+    valid student id, files owned by the student's Unix user, regular files only, copied without
+    following links, trusted time written as ``timestamp.txt``) for exactly one inbound folder."""
+
+    def __init__(self, settings: CourseIntake, wanted: str, **kwargs):
+        super().__init__(settings, **kwargs)
+        self.wanted = wanted
+        self.refused: str | None = None
+
+    def init_src(self):
+        self.course_path = os.path.join(self.root, self.coursedir.course_id)
+        self.inbound_path = os.path.join(self.course_path, "inbound")
+        record = self._path_to_record(os.path.join(self.inbound_path, self.wanted))
+        self.refused = student_id_problem(record["username"]) or self._vet(record["username"], record)
+        self.src_records = [] if self.refused else [record]
+
+    def trusted_time(self) -> datetime | None:
+        return self.times.get(self.wanted)
+
+
+def _collector(config: Config, name: str) -> CollectOne:
+    student, assignment, _ = parse_name(name)
+    config = copy.deepcopy(config)
+    config.CourseDirectory.assignment_id = assignment
+    config.CourseDirectory.student_id = student
+    coursedir = CourseDirectory(config=config)
+    app = CollectOne(CourseIntake(config=config), name, coursedir=coursedir,
+                     authenticator=Authenticator(config=config), config=config, log=_quiet_log())
+    app.update = True
+    return app
+
+
+def vet(config: Config, name: str) -> tuple[str | None, datetime | None]:
+    """(why this submission is refused, or None; its trusted time, UTC) — nothing is copied."""
+    app = _collector(config, name)
+    app.init_src()
+    trusted = app.trusted_time()
+    return app.refused, trusted.replace(tzinfo=timezone.utc) if trusted else None
+
+
+def collect(config: Config, name: str) -> tuple[Path, str | None]:
+    """Copy inbound folder *name* into ``submitted/<student>/<assignment>/`` of the course in *config*.
+
+    Returns the folder and why the submission was refused (None when it was taken)."""
+    app = _collector(config, name)
+    student, assignment, _ = parse_name(name)
+    app.start()
+    dest = Path(app._dest(student))
+    if app.refused:
+        return dest, app.refused
+    refusal_note = refusal(app.notes.get(student, []))
+    return dest, refusal_note
+
+
+def release(config: Config, staging_root: Path, student: str, assignment: str) -> list[Path]:
+    """Release ``<staging_root>/feedback/<student>/<assignment>/*.html`` with nbgrader's release_feedback."""
+    config = copy.deepcopy(config)
+    config.CourseDirectory.root = str(staging_root)
+    config.CourseDirectory.feedback_directory = "feedback"
+    config.CourseDirectory.assignment_id = assignment
+    config.CourseDirectory.student_id = student
+    coursedir = CourseDirectory(config=config)
+    app = ExchangeReleaseFeedback(coursedir=coursedir, authenticator=Authenticator(config=config),
+                                  config=config, log=_quiet_log())
+    app.start()
+    staged = Path(coursedir.format_path("feedback", student, assignment))
+    secret = (staged / SECRET).read_text()
+    return [feedback_folder(config) / f"{notebook_hash(secret=secret, notebook_id=p.stem)}.html"
+            for p in sorted(staged.glob("*.html"))]
+
+
+def stage(staging_root: Path, student: str, assignment: str, timestamp: str, secret: str,
+          pages: dict[str, str]) -> Path:
+    """Lay out feedback pages as ``release_feedback`` reads them (notebook id → HTML)."""
+    folder = staging_root / "feedback" / student / assignment
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / TIMESTAMP).write_text(timestamp)
+    (folder / SECRET).write_text(secret)
+    for notebook, page in pages.items():
+        (folder / f"{notebook}.html").write_text(page)
+    return folder
+
+
+def already_released(config: Config, secret: str, pages: dict[str, str]) -> bool:
+    """Every page is in the exchange with exactly this content (a release that finished before a crash)."""
+    for notebook, page in pages.items():
+        target = feedback_folder(config) / f"{notebook_hash(secret=secret, notebook_id=notebook)}.html"
+        try:
+            if hashlib.sha256(target.read_bytes()).digest() != hashlib.sha256(page.encode()).digest():
+                return False
+        except OSError:
+            return False
+    return True
