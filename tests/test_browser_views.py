@@ -16,24 +16,19 @@ Screenshots go to ``benchmarks/results/``.
 from __future__ import annotations
 
 import base64
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import nbformat
 import pytest
 
-from autograder.course import CONFIG_FILE, REPOSITORY
+from autograder.course import REPOSITORY, prepare_grading_root
 from autograder.preprocessors.sanitize import clean_cell, clean_html, clean_output, clean_svg
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-TOKEN = "course-formgrader-test"
+from tests.browser import CHROMIUM, LAB_OPTIONS, TOKEN, chromium, free_port, jupyterlab
+
 RESULTS = REPOSITORY / "benchmarks" / "results"
 MARKER = "__pwned"
 
@@ -95,12 +90,6 @@ def test_outputs_keep_plots_and_text_and_lose_everything_active():
 
 # -- the real views, in Chromium ----------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def graded():
     _needs_browser()
@@ -114,43 +103,18 @@ def ta_lab(graded):
     """The TA's JupyterLab in the course folder (formgrader reads the course's config there)."""
     scratch, _ = graded
     root = scratch.root
-    (root / "nbgrader_config.py").write_text(
-        "import os\n"
-        f"exec(compile(open({str(CONFIG_FILE)!r}).read(), {str(CONFIG_FILE)!r}, 'exec'))\n"
-        "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))\n")
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("JupyterLab did not start within 120 s")
+    prepare_grading_root(root)   # as a TA's course folder: formgrader reads the course's config there
+    port = free_port()
+    with jupyterlab([sys.executable, "-m", "jupyter", "lab", "--allow-root", f"--port={port}",
+                     f"--ServerApp.root_dir={root}", *LAB_OPTIONS], root, port) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def browser():
     _needs_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Recorder:

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -26,44 +22,14 @@ import pytest
 from autograder.course import REPOSITORY
 from autograder.grading_session import fill_solutions
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.browser import CHROMIUM, LAB_OPTIONS, TOKEN, chromium, free_port, jupyterlab
+
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Chromium is not installed (./course installs it as root on Debian)")
-TOKEN = "course-browser-test"
 RESULTS = REPOSITORY / "benchmarks" / "results"
 #: A student's sigmoid with the sign of the exponent wrong: its visible check fails.
 WRONG_SIGMOID = "def sigmoid(x):\n    return 1.0 / (1.0 + np.exp(x))\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-LAB_OPTIONS = ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-
-
-def _serve(command: list[str], cwd: Path, port: int, env: dict | None = None):
-    """Start a JupyterLab server; yield its URL; stop it."""
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("JupyterLab did not start within 120 s")
-    try:
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -84,28 +50,26 @@ def lab(tmp_path_factory):
     nbformat.write(fill_solutions(release, source), str(home / "signals.ipynb"))
     nbformat.write(fill_solutions(release, source, replace={"sigmoid_impl": WRONG_SIGMOID}), str(home / "wrong.ipynb"))
     shutil.copy(REPOSITORY / "release/02-signals/signals.ipynb", home / "untouched.ipynb")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(config)}
-    yield from _serve([sys.executable, "-m", "jupyter", "lab", "--allow-root", f"--port={port}",
-                       f"--ServerApp.root_dir={home}", *LAB_OPTIONS], home, port, env)
+    with jupyterlab([sys.executable, "-m", "jupyter", "lab", "--allow-root", f"--port={port}",
+                     f"--ServerApp.root_dir={home}", *LAB_OPTIONS], home, port, env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def instructor_lab(tmp_path_factory):
     """``course lab`` as the instructor starts it (as root here), JupyterLab options passed through."""
-    port = _free_port()
-    yield from _serve([sys.executable, "-m", "autograder", "lab", str(REPOSITORY / "release"), f"--port={port}",
-                       *LAB_OPTIONS], REPOSITORY, port)
+    port = free_port()
+    with jupyterlab([sys.executable, "-m", "autograder", "lab", str(REPOSITORY / "release"), f"--port={port}",
+                     *LAB_OPTIONS], REPOSITORY, port) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_notebook(browser, lab: str, name: str):
