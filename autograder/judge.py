@@ -225,5 +225,9 @@ class JudgeAnswers(NbGraderPreprocessor):
         if not info.get("db_url") or not info.get("student"):
             return
         course_id = self.config.get("CourseDirectory", {}).get("course_id", "") or ""
-        verdict_store.save(info["db_url"], str(course_id), info["assignment"], info["student"],
-                           info.get("notebook", ""), records)
+        try:
+            verdict_store.save(info["db_url"], str(course_id), info["assignment"], info["student"],
+                               info.get("notebook", ""), records)
+        except Exception as error:  # the report loses this notebook's mistakes; the grade must not suffer
+            self.log.warning("The key's verdicts for %s were not kept for `course report`: %s: %s",
+                             info["student"], type(error).__name__, error)

@@ -305,6 +305,9 @@ def _prepare_gradebook(course: Course, assignment: str) -> dict:
         with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=SQLITE_BUSY_TIMEOUT) as db:
             db.execute("PRAGMA journal_mode=WAL")
         overrides["CourseDirectory.db_url"] = f"{url}?timeout={SQLITE_BUSY_TIMEOUT}"
+    from autograder.verdicts import ensure_table
+
+    ensure_table(course.db_url)  # the keys' verdicts (for `course report`), before any worker writes one
     return overrides
 
 

@@ -15,10 +15,13 @@ in the class's report.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, create_engine, delete, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import CreateTable
 
 #: How a cell fared: every check passed, some, none; or nothing was recorded to judge.
 OUTCOMES = ("full", "partial", "wrong", "unanswered")
@@ -65,24 +68,49 @@ def _engine(db_url: str):
     return create_engine(db_url)
 
 
-def save(db_url: str, course: str, assignment: str, student: str, notebook: str,
-         records: list[CellRecord]) -> None:
-    """Replace the stored verdicts of one submitted notebook with *records*."""
+def _create_table(connection) -> None:
+    """The table, if it is not there yet: safe when several workers start at once."""
+    connection.execute(CreateTable(verdict_table, if_not_exists=True))
+
+
+def ensure_table(db_url: str) -> None:
+    """Create the table before grading starts (the pipeline does, once, before its workers)."""
     engine = _engine(db_url)
     try:
-        _metadata.create_all(engine, checkfirst=True)
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
         with engine.begin() as connection:
-            connection.execute(delete(verdict_table).where(
-                (verdict_table.c.course == course) & (verdict_table.c.assignment == assignment)
-                & (verdict_table.c.student == student) & (verdict_table.c.notebook == notebook)))
-            if records:
-                connection.execute(verdict_table.insert(), [{
-                    "course": course, "assignment": assignment, "student": student, "notebook": notebook,
-                    "cell": r.cell, "points": r.points, "passed": r.passed, "total": r.total,
-                    "outcome": r.outcome, "mistakes": json.dumps(r.mistakes), "messages": json.dumps(r.messages),
-                    "graded_at": now,
-                } for r in records])
+            _create_table(connection)
+    finally:
+        engine.dispose()
+
+
+def save(db_url: str, course: str, assignment: str, student: str, notebook: str,
+         records: list[CellRecord], attempts: int = 5) -> None:
+    """Replace the stored verdicts of one submitted notebook with *records*.
+
+    One transaction; a database that is busy with another worker's write is
+    tried again a few times (SQLite serialises writers).
+    """
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [{"course": course, "assignment": assignment, "student": student, "notebook": notebook,
+             "cell": r.cell, "points": r.points, "passed": r.passed, "total": r.total, "outcome": r.outcome,
+             "mistakes": json.dumps(r.mistakes), "messages": json.dumps(r.messages), "graded_at": now}
+            for r in records]
+    engine = _engine(db_url)
+    try:
+        for attempt in range(attempts):
+            try:
+                with engine.begin() as connection:
+                    _create_table(connection)
+                    connection.execute(delete(verdict_table).where(
+                        (verdict_table.c.course == course) & (verdict_table.c.assignment == assignment)
+                        & (verdict_table.c.student == student) & (verdict_table.c.notebook == notebook)))
+                    if rows:
+                        connection.execute(verdict_table.insert(), rows)
+                return
+            except OperationalError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     finally:
         engine.dispose()
 
@@ -91,7 +119,8 @@ def load(db_url: str, course: str, assignment: str) -> list[CellRecord]:
     """Every stored verdict of *assignment* (empty when nothing was judged yet)."""
     engine = _engine(db_url)
     try:
-        _metadata.create_all(engine, checkfirst=True)
+        with engine.begin() as connection:
+            _create_table(connection)
         query = select(verdict_table).where((verdict_table.c.course == course)
                                             & (verdict_table.c.assignment == assignment))
         with engine.connect() as connection:

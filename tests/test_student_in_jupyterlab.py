@@ -59,9 +59,14 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def instructor_lab(tmp_path_factory):
-    """``course lab`` as the instructor starts it (as root here), JupyterLab options passed through."""
+    """``course lab`` as the instructor starts it (as root here), JupyterLab options passed through.
+
+    It serves a copy of ``release/``: opening a notebook makes JupyterLab write checkpoints beside it.
+    """
+    folder = tmp_path_factory.mktemp("instructor") / "release"
+    shutil.copytree(REPOSITORY / "release", folder)
     port = free_port()
-    with jupyterlab([sys.executable, "-m", "autograder", "lab", str(REPOSITORY / "release"), f"--port={port}",
+    with jupyterlab([sys.executable, "-m", "autograder", "lab", str(folder), f"--port={port}",
                      *LAB_OPTIONS], REPOSITORY, port) as url:
         yield url
 

@@ -151,11 +151,13 @@ def test_init_weights(answer, part):
         # 40,000 draws: the sample mean has a standard error of 0.05/200 = 2.5e-4, the sd one of 0.05/283;
         # the bands below are 8 and 13 standard errors wide, and the fraction within one sd (0.683 for a
         # normal distribution, 0.577 for a uniform one) has a standard error of 0.0023.
-        expect_in_range(float(weights.mean()), -0.002, 0.002, "mean of the 40,000 weights",
-                        hint="centre the weights on 0.")
+        # The spread first: with the wrong spread, a mean far from 0 says nothing about centring.
         spread = float(weights.std())
         expect_in_range(spread, 0.0475, 0.0525, "standard deviation of weights with 400 links in",
                         hint="the spread is 1/sqrt(n_in), the number of links INTO a node (the columns of W).")
+        band = 8 * spread / np.sqrt(weights.size)   # 8 standard errors of the mean of these draws
+        expect_in_range(float(weights.mean()), -band, band, "mean of the 40,000 weights",
+                        hint="centre the weights on 0.")
         within = float(np.mean(np.abs(weights - weights.mean()) <= spread))
         if abs(within - 0.6827) > 0.02:
             raise WrongAnswer(f"{within:.0%} of the weights lie within one standard deviation of their mean; for a "
