@@ -42,10 +42,14 @@ class WrongAnswer(AssertionError):
 def mistake_id(description: str) -> str:
     """A short, stable identifier for a named mistake, made from its description.
 
-    ``"W is typed transposed (rows must be receiving nodes)"`` → ``"w-is-typed-transposed"``:
-    the words before any parenthesis, lower case, at most six of them.
+    ``"W is typed transposed (rows must be receiving nodes)"`` → ``"w-is-typed-transposed"``,
+    ``"the hidden layer's sigmoid is missing"`` → ``"hidden-layers-sigmoid-is-missing"``:
+    the words before an aside in parentheses, lower case, without a leading article, at most six of them.
     """
-    words = re.findall(r"[a-z0-9_]+", description.split("(")[0].lower().replace("_", "-"))
+    text = re.sub(r"['’]s\b", "s", re.split(r"\s\(", description)[0].lower()).replace("_", "-")
+    words = re.findall(r"[a-z0-9]+", text)
+    while words and words[0] in ("the", "a", "an"):
+        words.pop(0)
     return "-".join(words[:6]) or "unnamed"
 
 

@@ -125,8 +125,25 @@ def cmd_grade(args: argparse.Namespace) -> int:
                              where=backend.description if backend.executor else "",
                              update_assignment=args.update_assignment, progress=Progress(args.assignment))
     print(report.table())
+    waiting = _written_points_waiting(course, args.assignment)
+    if waiting:
+        print(waiting)
     print(f"{'report:':<12}{_class_report(course, args.assignment)}")
     return 0 if not report.failed else 3
+
+
+def _written_points_waiting(course: Course, assignment: str) -> str:
+    """How many points of written answers wait for a TA in formgrader (empty when none)."""
+    from autograder.insight import class_results
+
+    results = class_results(course, assignment)
+    waiting = [(cell, results.credit[cell.grade_id].waiting) for cell in results.cells if cell.written]
+    points = sum(cell.points * count for cell, count in waiting)
+    if not points:
+        return ""
+    answers = sum(count for _, count in waiting)
+    return (f"written answers: {answers} answer(s), {points:g} points in all, wait for a TA in formgrader "
+            "(the scores above count them as 0 until then)")
 
 
 def _class_report(course: Course, assignment: str) -> str:

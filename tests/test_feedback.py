@@ -227,3 +227,22 @@ def test_a_submission_that_could_not_be_graded_gets_a_page_and_a_mark_in_the_csv
         rows = {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == ASSIGNMENT}
     assert "not JSON" in rows["broken"]["problem"] and float(rows["broken"]["score"]) == 0
     assert rows["ada"]["problem"] == "" and float(rows["ada"]["score"]) == 19
+
+
+def test_grade_says_how_many_written_points_wait_for_a_ta(graded):
+    from autograder.cli import _written_points_waiting
+    from autograder.insight import graded_cells
+
+    scratch, _ = graded
+    course = scratch.course
+    written = {cell.grade_id for cell in graded_cells(course, ASSIGNMENT) if cell.written}
+    waiting = answers = 0
+    with course.gradebook() as gradebook:
+        for submission in gradebook.find_assignment(ASSIGNMENT).submissions:
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.name in written and grade.needs_manual_grade:
+                        waiting, answers = waiting + grade.max_score, answers + 1
+    assert waiting > 0, "the class has written answers no TA has graded"
+    line = _written_points_waiting(course, ASSIGNMENT)
+    assert f"{answers} answer(s), {waiting:g} points in all, wait for a TA" in line
