@@ -69,16 +69,16 @@ c.LimitOutput.max_traceback = 30
 
 # Grading: answers recorded in the kernel are judged by the answer keys
 # (autograder/keys/<assignment>.py) in the grader's process, right after Execute.
-# Student code runs in a sandbox (autograder/sandbox.py): bubblewrap when it
+# Student code runs in a sandbox (autograder/preprocessors/sandbox.py): bubblewrap when it
 # works here, else resource limits only (the grading summary says so).
 c.Autograde.autograde_preprocessors = [
-    "autograder.sandbox.SandboxedExecute",
-    "autograder.judge.JudgeAnswers",
+    "autograder.preprocessors.sandbox.SandboxedExecute",
+    "autograder.preprocessors.judge.JudgeAnswers",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
-    "autograder.late.AssignTrustedLatePenalties",  # nbgrader's step, with trusted times only
+    "autograder.plugins.late.AssignTrustedLatePenalties",  # nbgrader's step, with trusted times only
     "nbgrader.preprocessors.CheckCellMetadata",
     # Last, after SaveAutoGrades compared answers with their checksums: everything the
     # student controlled is made inert (nh3) before formgrader or feedback can render it;
@@ -93,7 +93,7 @@ c.Autograde.autograde_preprocessors = [
 # for written answers no TA has graded (autograder/feedback_page.py).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.late.ShowLatePolicy",
+    "autograder.plugins.late.ShowLatePolicy",
     "autograder.preprocessors.feedback.RedactHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.preprocessors.rubric.RemoveRubric",
@@ -111,9 +111,9 @@ c.GenerateSolution.preprocessors = [
     "nbgrader.preprocessors.Execute",
 ]
 
-# Late work: a share of the earned score per day late (autograder/late.py).
+# Late work: a share of the earned score per day late (autograder/plugins/late.py).
 # The deadline is the assignment's due date in the gradebook (`course grade --due`).
-c.AssignLatePenalties.plugin_class = "autograder.late.PerDayPenalty"
+c.AssignLatePenalties.plugin_class = "autograder.plugins.late.PerDayPenalty"
 c.PerDayPenalty.percent_per_day = 10.0
 c.PerDayPenalty.grace_minutes = 15.0
 

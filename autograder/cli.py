@@ -60,7 +60,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from autograder.grading_session import ScratchCourse
-    from autograder.judge import autograded_ids
+    from autograder.preprocessors.judge import autograded_ids
 
     from autograder.release_changes import stale_cells
 

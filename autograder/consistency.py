@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.judge import autograded_ids
+from autograder.preprocessors.judge import autograded_ids
 from autograder.keyrunner import cell_of, key_file
 
 

@@ -21,7 +21,7 @@ import nbformat
 from autograder import consistency
 from autograder.course import REPOSITORY, Course
 from autograder.grading_session import fill_solutions
-from autograder.judge import autograded_ids, graded_ids
+from autograder.preprocessors.judge import autograded_ids, graded_ids
 from autograder.keyrunner import key_file
 from autograder.apps.report import write_report
 from autograder.pipeline import grade_class

@@ -23,7 +23,7 @@ import nbformat
 
 from autograder import verdicts
 from autograder.course import Course
-from autograder.judge import is_autograder_test
+from autograder.preprocessors.judge import is_autograder_test
 
 
 @dataclass

@@ -26,7 +26,7 @@ Submission times come from trusted sources only (and are written as nbgrader's
   inode change time, which no user can set back) when that is later;
 * LMS zip: a time only if the LMS writes one into file names (a ``timestamp``
   group in a pattern); Canvas's ``LATE`` marker is recorded and counts as at
-  least one day late (:mod:`autograder.late`); archive member dates are not
+  least one day late (:mod:`autograder.plugins.late`); archive member dates are not
   used (anyone who builds a zip sets them);
 * folder: no trusted time, so no late penalty;
 * what is already in ``submitted/`` (put there by the TA or nbgrader): its
@@ -65,7 +65,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 from autograder.course import Course
-from autograder.late import record_times
+from autograder.plugins.late import record_times
 from autograder.plugins.lms import NBGRADER_FILES, ArchiveRefused, LmsCollector, SafeExtractor, slug  # noqa: F401
 from autograder.safefiles import (IGNORED_PARTS, Limits, UnsafeSubmission, copy_tree_safely, kind_of,
                                   student_id_problem, unsafe_entries)

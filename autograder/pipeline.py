@@ -3,7 +3,7 @@
 ``grade_class`` takes a folder, nbgrader exchange or LMS zip of submissions
 (:mod:`autograder.intake`), autogrades every new or changed submission with
 nbgrader in parallel workers — the student's code runs in the sandbox
-(:mod:`autograder.sandbox`) — writes feedback HTML, exports nbgrader's grades
+(:mod:`autograder.preprocessors.sandbox`) — writes feedback HTML, exports nbgrader's grades
 CSV and a per-cell CSV (:mod:`autograder.reports`), and reports who was
 graded, who failed and why. One broken or hostile submission costs only its
 own points.
@@ -212,7 +212,7 @@ def grade_submission(root: str, assignment: str, student: str, overrides: dict, 
 
 
 def _grade_submission(root: str, assignment: str, student: str, overrides: dict) -> dict:
-    from autograder.sandbox import take_events
+    from autograder.preprocessors.sandbox import take_events
 
     import warnings
 
@@ -370,9 +370,9 @@ def grade_class(course: Course, assignment: str, source: Path | None = None,
     """
     from autograder.release_changes import explain_notes, refresh_release
     from autograder.intake import REFUSED, intake, refusal
-    from autograder.late import late_summary, reapply_late_penalties
+    from autograder.plugins.late import late_summary, reapply_late_penalties
     from autograder.reports import write_cell_csv
-    from autograder.sandbox import isolation_mode, protection_warnings
+    from autograder.preprocessors.sandbox import isolation_mode, protection_warnings
 
     start = time.perf_counter()
     workers = max(1, workers or os.cpu_count() or 1)

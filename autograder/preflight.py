@@ -36,7 +36,7 @@ import numpy as np
 from traitlets import Float, Integer
 from traitlets.config import Configurable
 
-from autograder.judge import graded_ids
+from autograder.preprocessors.judge import graded_ids
 
 _MB = 2**20
 #: A JSON string: quote, then anything but a quote or backslash, or an escaped character.

@@ -213,8 +213,8 @@ def breakdown(root: Path, assignment: str, students: list[str]) -> dict[str, flo
 
     from autograder import pipeline
     from autograder.course import Course as CourseClass
-    from autograder.judge import JudgeAnswers
-    from autograder.sandbox import SandboxedExecute, SandboxKernelManager
+    from autograder.preprocessors.judge import JudgeAnswers
+    from autograder.preprocessors.sandbox import SandboxedExecute, SandboxKernelManager
 
     watch = Stopwatch()
     watch.wrap(SandboxKernelManager, "_async_pre_start_kernel", "pre_start")

@@ -40,7 +40,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 from autograder.grading_session import ScratchCourse, fill_solutions  # noqa: E402
-from autograder.sandbox import SandboxedExecute  # noqa: E402
+from autograder.preprocessors.sandbox import SandboxedExecute  # noqa: E402
 
 RESULTS = REPOSITORY / "benchmarks" / "results"
 SETTINGS = {"InstantFeedback.max_gradings_per_hour": 1000, "InstantFeedback.poll_seconds": 0.2,

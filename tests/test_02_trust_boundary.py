@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from autograder.grading_session import fill_solutions
-from autograder.judge import autograded_ids
+from autograder.preprocessors.judge import autograded_ids
 from autograder.pipeline import grade_class
 
 A = "02-signals"

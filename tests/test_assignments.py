@@ -22,7 +22,7 @@ import pytest
 from autograder import consistency
 from autograder.course import REPOSITORY
 from autograder.grading_session import GradedNotebook, ScratchCourse, fill_solutions
-from autograder.judge import autograded_ids
+from autograder.preprocessors.judge import autograded_ids
 from autograder.keyrunner import key_file
 from autograder.release_changes import stale_cells
 from exercises.answers import ANSWER_MIME, decode

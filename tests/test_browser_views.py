@@ -37,7 +37,7 @@ def _needs_browser():
     pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (./course installs it as root on Debian)")
-    from autograder.sandbox import bwrap_works
+    from autograder.preprocessors.sandbox import bwrap_works
 
     if not bwrap_works():
         pytest.skip("the full sandbox needs bubblewrap")

@@ -20,7 +20,7 @@ import pytest
 
 from autograder.preprocessors.feedback import hidden_lines, normalise
 from autograder.preprocessors.rubric import is_rubric, mark_scheme
-from autograder.sandbox import bwrap_works
+from autograder.preprocessors.sandbox import bwrap_works
 from tests.hostile.views import ASSIGNMENT, graded_views_class
 
 pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")

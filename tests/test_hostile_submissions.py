@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from autograder.course import REPOSITORY
-from autograder.sandbox import bwrap_works
+from autograder.preprocessors.sandbox import bwrap_works
 from tests.hostile.builder import ASSIGNMENT, HOSTILE_CELLS, graded_class
 
 pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")

@@ -8,10 +8,10 @@ import time
 import nbformat
 import pytest
 
-from autograder.judge import is_autograder_test, read_answers
+from autograder.preprocessors.judge import is_autograder_test, read_answers
 from autograder.keyrunner import _run_directly, key_file, run_key, run_key_with_pytest
 from autograder.pipeline import grade_class
-from autograder.sandbox import bwrap_works
+from autograder.preprocessors.sandbox import bwrap_works
 from tests.servers import ASSIGNMENT, make_class
 
 ASSIGNMENTS = ["01-linear-classifier", "02-signals", "03-backprop-errors", "04-linear-network-by-hand", "05-mnist"]

@@ -15,7 +15,7 @@ import pytest
 
 from autograder import consistency
 from autograder.grading_session import fill_solutions
-from autograder.judge import autograded_ids
+from autograder.preprocessors.judge import autograded_ids
 from autograder.keyrunner import key_file
 from tests.conftest import course_assignments
 

@@ -13,7 +13,7 @@ import pytest
 
 from autograder.cluster.gradebook import GradebookError, check_gradebook, normalise_url
 from autograder.pipeline import grade_class
-from autograder.sandbox import bwrap_works
+from autograder.preprocessors.sandbox import bwrap_works
 from tests.servers import ASSIGNMENT, course_command, make_class, postgres_bin, postgres_server
 
 needs_postgres = pytest.mark.skipif(postgres_bin() is None, reason="needs Debian's postgresql package")

@@ -25,7 +25,7 @@ from autograder.consistency import typical_mistake
 from autograder.course import REPOSITORY
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.insight import class_results
-from autograder.judge import autograded_ids
+from autograder.preprocessors.judge import autograded_ids
 from autograder.keyrunner import key_file
 from autograder.pipeline import grade_class
 from tests.browser import chromium

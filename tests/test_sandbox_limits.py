@@ -22,7 +22,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import cgroup
 from autograder.preflight import Preflight, inspect_submission, json_depth
-from autograder.sandbox import (UNBOUNDED_SCRATCH, UNPROTECTED_WITHOUT_BWRAP, SandboxedExecute, bwrap_scratch_works,
+from autograder.preprocessors.sandbox import (UNBOUNDED_SCRATCH, UNPROTECTED_WITHOUT_BWRAP, SandboxedExecute, bwrap_scratch_works,
                                 bwrap_works, protection_warnings, take_events)
 from tests.hostile.builder import (ASSIGNMENT, FILL_CELL, hoard_cell, nested_notebook, oversized_notebook, solved,
                                    with_hostile_cell)
@@ -310,7 +310,7 @@ def test_a_grader_that_cannot_make_cgroups_still_grades_and_says_so_loudly(tmp_p
     script.write_text(
         "import json\n"
         "from nbformat.v4 import new_code_cell, new_notebook\n"
-        "from autograder.sandbox import SandboxedExecute, protection_warnings, take_events\n"
+        "from autograder.preprocessors.sandbox import SandboxedExecute, protection_warnings, take_events\n"
         "nb = new_notebook(cells=[new_code_cell(\"print('ran', 6 * 7)\")])\n"
         "nb, _ = SandboxedExecute(timeout=60).preprocess(nb, {'metadata': {'path': '/tmp'}})\n"
         "print(json.dumps({'printed': nb.cells[0].outputs[0].get('text', ''), 'events': take_events(),\n"

@@ -232,7 +232,6 @@ def test_once_grades_each_submission_and_students_fetch_their_feedback(tmp_path,
 def test_a_burst_is_drained_and_each_student_gets_the_feedback_of_the_latest(tmp_path, course_grade):
     ex = Exchange(tmp_path)
     students = [f"s{i:02d}" for i in range(12)]
-    latest: dict[str, float] = {}
     for round_ in range(3):   # 36 submissions from 12 students, all waiting before the service looks
         for i, student in enumerate(students):
             last = round_ == 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 
-MODULES = ("autograder.pipeline", "autograder.sandbox", "autograder.judge", "autograder.keyrunner",
+MODULES = ("autograder.pipeline", "autograder.preprocessors.sandbox", "autograder.preprocessors.judge", "autograder.keyrunner",
            "autograder.warm", "nbgrader.apps", "nbgrader.converters", "nbgrader.preprocessors",
            "nbconvert.exporters", "nbclient", "jupyter_client")
 

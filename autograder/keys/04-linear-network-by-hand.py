@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from autograder.checks import WrongAnswer, agrees, expect_close, expect_close_carried, expect_shape
+from autograder.checks import WrongAnswer, agrees, expect_close, expect_close_carried
 
 W1 = np.array([[2, 3, 4], [2, 1, 2], [3, 5, 1], [2, 3, 4]], dtype=float)
 W2 = np.array([[3, 1, 1, 1], [1, 4, 2, 2]], dtype=float)

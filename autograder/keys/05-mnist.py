@@ -24,7 +24,7 @@ import pytest
 from scipy.special import expit
 
 from autograder.checks import WrongAnswer, agrees, expect_close, expect_shape, how_far
-from autograder.judge import MEASURED_SECONDS
+from autograder.preprocessors.judge import MEASURED_SECONDS
 from autograder.reference import exam
 from autograder.reference import network as ref
 from autograder.reference.exam import exam_images, exam_labels

@@ -282,7 +282,7 @@ def clean_cell_metadata(metadata: Any) -> dict:
             kept[key] = metadata[key]
     seconds = metadata.get("nn_course", {}).get("seconds") if isinstance(metadata.get("nn_course"), dict) else None
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-        kept["nn_course"] = {"seconds": seconds}  # the grader's own timing of the cell (autograder.sandbox)
+        kept["nn_course"] = {"seconds": seconds}  # the grader's own timing of the cell (autograder.preprocessors.sandbox)
     return kept
 
 

@@ -52,7 +52,7 @@ def warm(root: str, overrides: dict) -> float:
     import nbconvert.exporters.html  # noqa: F401  (feedback)
     import pytest  # noqa: F401  (the keys)
 
-    import autograder.judge  # noqa: F401
+    import autograder.preprocessors.judge  # noqa: F401
 
     _worker_course(root, overrides)
     time.sleep(0.5)   # keep this worker busy so the next warm-up goes to another

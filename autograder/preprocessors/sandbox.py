@@ -398,7 +398,7 @@ class SandboxKernelClient(AsyncKernelClient):
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel starts in a sandbox, over ``ipc`` sockets."""
 
-    client_class = DottedObjectName("autograder.sandbox.SandboxKernelClient")
+    client_class = DottedObjectName("autograder.preprocessors.sandbox.SandboxKernelClient")
     client_factory = Type(SandboxKernelClient, klass=AsyncKernelClient)
     isolation = Unicode("auto")
     limits = {}  # RLIMIT_* name → value, set by SandboxedExecute
