@@ -316,6 +316,7 @@ def test_a_grader_that_cannot_make_cgroups_still_grades_and_says_so_loudly(tmp_p
         "print(json.dumps({'printed': nb.cells[0].outputs[0].get('text', ''), 'events': take_events(),\n"
         "                  'warnings': protection_warnings()}))\n")
     done = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                           "--ro-bind", str(REPOSITORY), str(REPOSITORY),   # a course cloned under /tmp
                            "--bind", str(tmp_path), str(tmp_path), "--setenv", "HOME", "/tmp",
                            "--chdir", str(REPOSITORY), sys.executable, str(script)],
                           capture_output=True, text=True, timeout=300)

@@ -166,7 +166,8 @@ def bwrap_scratch_works() -> bool:
             [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev",
              *([] if os.geteuid() == 0 else ["--unshare-user"]), "--perms", "01777",
              "--size", str(2**20), "--tmpfs", "/tmp", "--",
-             sys.executable, "-I", "-c", "open('/tmp/x', 'wb').write(bytes(2 * 2**20))"],
+             # the interpreter itself, not a virtual environment's link to it (which may live under /tmp)
+             os.path.realpath(sys.executable), "-I", "-c", "open('/tmp/x', 'wb').write(bytes(2 * 2**20))"],
             capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return False
