@@ -27,6 +27,7 @@ from autograder.course import REPOSITORY, Course
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.intake import INTAKE, REFUSED, intake
 from autograder.pipeline import grade_class
+from tests.exchange_users import as_student
 
 A = "02-signals"
 KEY = REPOSITORY / "autograder" / "keys" / f"{A}.py"
@@ -53,12 +54,8 @@ def student_submits(course: Course, exchange, home, student: str, notebook, owne
                                          authenticator=Authenticator(config=config), config=config)
     app.coursedir.assignment_id = A
     app.assignment_dir = str(home / student)
-    original = nbgrader_submit.get_username
-    nbgrader_submit.get_username = lambda: student   # the OS user nbgrader would read
-    try:
+    with as_student(nbgrader_submit, student):   # the OS user nbgrader would read
         app.start()
-    finally:
-        nbgrader_submit.get_username = original
     inbound = Path(app.inbound_path) / app.assignment_filename
     give_to(inbound, UIDS.get(owner or student, 0) if owner != "nobody" else pwd.getpwnam("nobody").pw_uid)
     return inbound

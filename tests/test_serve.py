@@ -32,6 +32,7 @@ from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.pipeline import grade_class
 from autograder.service.journal import Journal
 from tests.hostile.builder import HOSTILE_CELLS
+from tests.exchange_users import as_student
 
 A = "02-signals"
 NOTEBOOK = "signals"
@@ -92,12 +93,8 @@ class Exchange:
                                              authenticator=Authenticator(config=config), config=config)
         app.coursedir.assignment_id = A
         app.assignment_dir = str(self.homes / student)
-        original = nbgrader_submit.get_username
-        nbgrader_submit.get_username = lambda: student   # the OS user nbgrader would read
-        try:
+        with as_student(nbgrader_submit, student):   # the OS user nbgrader would read
             app.start()
-        finally:
-            nbgrader_submit.get_username = original
         self.submitted.setdefault(student, []).append(notebook)
 
     def fetch(self, student: str) -> dict[str, str]:
@@ -107,12 +104,8 @@ class Exchange:
                                                    authenticator=Authenticator(config=config), config=config)
         app.coursedir.assignment_id = A
         app.assignment_dir = str(self.homes / student)
-        original = nbgrader_fetch.get_username
-        nbgrader_fetch.get_username = lambda: student
-        try:
+        with as_student(nbgrader_fetch, student):   # the OS user nbgrader would read
             app.start()
-        finally:
-            nbgrader_fetch.get_username = original
         folder = self.homes / student / A / "feedback"
         return {p.parent.name: p.read_text() for p in sorted(folder.glob(f"*/{NOTEBOOK}.html"))} if folder.exists() else {}
 
