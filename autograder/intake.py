@@ -92,13 +92,34 @@ class CourseIntake(Configurable):
                                           "(an instructor account that submits for students).").tag(config=True)
     max_submission_files = Int(2_000, help="Most files in one student's submission.").tag(config=True)
     max_submission_mb = Int(256, help="Most megabytes in one student's submission.").tag(config=True)
-    clock_slack_minutes = Float(10.0, help="Exchange: files changed this long after the time a submission "
+    clock_slack_minutes = Float(1.0, help="Exchange: files changed this long after the time a submission "
                                            "claims are still on that time.").tag(config=True)
     check_change_time = Bool(True, help="Exchange: use the files' inode change time when it is later than the "
                                         "claimed time (turn off after restoring an exchange from a backup).").tag(config=True)
 
     def limits(self) -> Limits:
         return Limits(max_files=self.max_submission_files, max_bytes=self.max_submission_mb * 2**20)
+
+    def expected_uid(self, student: str) -> int | None:
+        """The uid of *student*'s Unix user (``student_uids``, else the login equal to the id), or None."""
+        if student in self.student_uids:
+            return self.student_uids[student]
+        try:
+            return pwd.getpwnam(student).pw_uid
+        except KeyError:
+            return None
+
+    def allowed_uids(self, student: str) -> set[int] | None:
+        """The uids whose files may be *student*'s exchange submission (None: ``owner_check`` is off)."""
+        if self.owner_check != "unix-user":
+            return None
+        uids = {self.expected_uid(student)} - {None}
+        for login in self.trusted_owners:
+            try:
+                uids.add(pwd.getpwnam(login).pw_uid)
+            except KeyError:
+                pass
+        return uids
 
 
 def _refuse(notes: dict[str, list[str]], student: str, reason: str, kept: bool) -> None:
@@ -381,12 +402,7 @@ class VettedExchangeCollect(ExchangeCollect):
         return self.coursedir.format_path(self.coursedir.submitted_directory, student, self.coursedir.assignment_id)
 
     def _expected_uid(self, student: str) -> int | None:
-        if student in self.settings.student_uids:
-            return self.settings.student_uids[student]
-        try:
-            return pwd.getpwnam(student).pw_uid
-        except KeyError:
-            return None
+        return self.settings.expected_uid(student)
 
     def _vet(self, student: str, record: dict) -> str | None:
         """Why this inbound submission cannot be taken (and a WARNING if it is someone else's), or None."""

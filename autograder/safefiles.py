@@ -8,7 +8,17 @@ opened. The copy walks the tree through directory file descriptors with
 in while the copy runs is refused too.
 
 :func:`student_id_problem` is the one rule for a student id that becomes a
-folder name (``submitted/<student>/``), whatever the intake path.
+folder name (``submitted/<student>/``), whatever the intake path;
+:func:`name_problem` the one rule for any name a student chose (valid UTF-8,
+no control or direction characters).
+
+:func:`read_student_file` is the one way to read a single file a student
+wrote (the exchange's ``submission_secret.txt``, a notebook): every folder on
+the way below a trusted root is opened with ``O_NOFOLLOW``, the file with
+``O_NOFOLLOW | O_NONBLOCK`` (a FIFO never blocks the reader), ``fstat`` decides
+before a byte is read (regular file, one link, not too big, the right owner),
+and at most the bound is read. :func:`student_entries` lists a student's
+folder the same way (names checked, ``lstat`` only).
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import os
 import re
 import shutil
 import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +52,37 @@ def student_id_problem(student: str) -> str | None:
     return None
 
 
+#: Characters that change how a line reads without being seen (bidirectional overrides, line separators).
+_INVISIBLE = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\ufeff")
+
+
+def printable(name: str) -> str:
+    """*name* as a log line or a note may show it: bytes that are not UTF-8 and control characters escaped."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() and c not in _INVISIBLE else repr(c)[1:-1] for c in text)[:300]
+
+
+def name_problem(name: str) -> str | None:
+    """Why *name* (as ``os.listdir`` gives it) is not a name a student may choose, or None.
+
+    It must be valid UTF-8 (``os.listdir`` keeps other bytes as surrogates),
+    hold no control, line-separator or direction characters, and fit in 255 bytes.
+    """
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"the name {printable(name)!r} is not valid UTF-8"
+    if any(unicodedata.category(c) == "Cc" or c in _INVISIBLE for c in name):
+        return f"the name {printable(name)!r} holds control characters"
+    if len(encoded) > 255:
+        return f"the name {printable(name)[:40]!r}… is longer than 255 bytes"
+    return None
+
+
 def file_name_problem(name: str) -> str | None:
     """Why *name* cannot be one file name inside a submission folder, or None."""
+    if name_problem(name):
+        return name_problem(name)
     if name in ("", ".", "..") or _NAME_FORBIDDEN.search(name) or len(name.encode()) > 255:
         return f"{name!r} is not a usable file name"
     return None
@@ -64,6 +104,8 @@ class Limits:
 
 def kind_of(mode: int) -> str:
     """What a non-regular file is, for the student's note."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
     if stat.S_ISLNK(mode):
         return "a link"
     if stat.S_ISFIFO(mode):
@@ -92,6 +134,13 @@ class _Budget:
         if self.bytes > self.limits.max_bytes:
             raise UnsafeSubmission(f"more than {self.limits.max_bytes // 2**20} MB of files", relative,
                                    "hand in the notebook and the data it reads, nothing else")
+
+
+def _check_name(name: str, relative: str) -> None:
+    problem = file_name_problem(name)
+    if problem:
+        raise UnsafeSubmission(f"a file whose name cannot be used ({problem})", printable(relative),
+                               "rename it (letters, digits, spaces, . _ -) or leave it out")
 
 
 def _check_regular(st: os.stat_result, relative: str) -> None:
@@ -134,6 +183,7 @@ def _copy_dir(dir_fd: int, target: Path, relative: str, budget: _Budget, skip: f
         inner = f"{relative}/{entry}" if relative else entry
         if entry in IGNORED_PARTS or (not relative and entry in skip):
             continue
+        _check_name(entry, inner)
         st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
         if stat.S_ISDIR(st.st_mode):
             try:
@@ -185,7 +235,92 @@ def unsafe_entries(folder: Path) -> list[str]:
     found = []
     for path in sorted(folder.rglob("*")):  # rglob does not follow links to folders
         st = path.lstat()
-        if not (stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1)):
+        if file_name_problem(path.name):
+            found.append(f"a file whose name cannot be used, {printable(path.relative_to(folder).as_posix())}")
+        elif not (stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1)):
             found.append(f"{'a hard link' if stat.S_ISREG(st.st_mode) else kind_of(st.st_mode)}, "
                          f"{path.relative_to(folder).as_posix()}")
     return found
+
+
+# -- reading one file a student wrote -------------------------------------------
+
+def open_student_folder(root: Path, *parts: str) -> int:
+    """A descriptor of ``root/parts…``: *root* is trusted, every part below it must be a real folder.
+
+    Raises :class:`UnsafeSubmission` for a part that is a link or not a folder,
+    ``FileNotFoundError`` for one that is not there (yet).
+    """
+    fd = os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    try:
+        for index, part in enumerate(parts):
+            if name_problem(part) or part in ("", ".", "..") or "/" in part:
+                raise UnsafeSubmission(f"a folder whose name cannot be used", printable(part), "submit again")
+            try:
+                inner = os.open(part, _DIR_FLAGS | os.O_NONBLOCK, dir_fd=fd)
+            except FileNotFoundError:
+                raise
+            except OSError as error:   # ELOOP or ENOTDIR: a link or not a folder
+                what = kind_of(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode)
+                raise UnsafeSubmission(f"{what} instead of a folder", "/".join(map(printable, parts[:index + 1])),
+                                       "submit again") from error
+            os.close(fd)
+            fd = inner
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_student_file(root: Path, *parts: str, max_bytes: int, owners: set[int] | None = None) -> bytes:
+    """The bytes of ``root/parts…`` (a file a student wrote), or :class:`UnsafeSubmission` saying why not.
+
+    Never follows a link (in the file or in any folder below *root*), never
+    blocks (a FIFO, a device), decides from ``fstat`` before reading: a
+    regular file with one link, at most *max_bytes*, owned by one of *owners*
+    when they are given. ``FileNotFoundError`` when it is not there (yet).
+    """
+    *folders, name = parts
+    relative = "/".join(map(printable, parts))
+    problem = file_name_problem(name)
+    if problem:
+        raise UnsafeSubmission(f"a file whose name cannot be used ({problem})", relative, "submit again")
+    dir_fd = open_student_folder(root, *folders)
+    try:
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        except FileNotFoundError:
+            raise
+        except OSError as error:   # ELOOP: a link; ENXIO: a socket; anything else: not a file to read
+            what = kind_of(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+            raise UnsafeSubmission(what, relative, "submit again") from error
+    finally:
+        os.close(dir_fd)
+    try:
+        st = os.fstat(fd)
+        _check_regular(st, relative)
+        if st.st_size > max_bytes:
+            raise UnsafeSubmission(f"a file of {st.st_size:,} bytes (at most {max_bytes:,})", relative, "submit again")
+        if owners is not None and st.st_uid not in owners:
+            raise UnsafeSubmission(f"a file that belongs to uid {st.st_uid}, not to the student", relative,
+                                   "submit again as yourself")
+        data = os.read(fd, max_bytes + 1)
+        if len(data) > max_bytes:   # grew since the fstat
+            raise UnsafeSubmission(f"a file of more than {max_bytes:,} bytes", relative, "submit again")
+        return data
+    finally:
+        os.close(fd)
+
+
+def student_entries(root: Path, *parts: str) -> list[tuple[str, os.stat_result]]:
+    """(name, ``lstat``) of every entry of the folder ``root/parts…`` whose name passes :func:`file_name_problem`.
+
+    Nothing is opened but the folders on the way (with ``O_NOFOLLOW``).
+    """
+    fd = open_student_folder(root, *parts)
+    try:
+        names = os.listdir(fd)
+        return [(name, os.stat(name, dir_fd=fd, follow_symlinks=False)) for name in sorted(names)
+                if not file_name_problem(name)]
+    finally:
+        os.close(fd)

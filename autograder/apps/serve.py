@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures as futures
+import contextlib
 import logging
 import os
 import shutil
@@ -46,7 +47,9 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.apps.arguments import UsageError
 from autograder.course import CONFIG_FILE, Course, grading_root, prepare_grading_root
+from autograder.intake import CourseIntake
 from autograder.pipeline import GradingState, StudentResult, _prepare_gradebook, fingerprint, student_lock
+from autograder.safefiles import printable
 from autograder.service import exchange, notices
 from autograder.service.journal import Entry, Journal
 from autograder.service.policy import InstantFeedback
@@ -78,6 +81,8 @@ class Service:
         self._pool: futures.ProcessPoolExecutor | None = None
         self._jobs: dict[futures.Future, str] = {}
         self._due: dict[str, datetime | None] = {}
+        self._intake = CourseIntake(config=course.config)
+        self._bad: set[str] = self.journal.refused()   # inbound folders refused: never looked at again
         self.stopping = False
 
     # -- the loop ----------------------------------------------------------------
@@ -85,7 +90,8 @@ class Service:
         self._say(f"course serve: {self.course.root} on exchange {exchange.inbound_folder(self.config)}; "
                   f"instant feedback for {', '.join(self.policy.assignments) or 'no assignment (see InstantFeedback)'}; "
                   f"at most {self.policy.max_gradings_per_hour} gradings per student and assignment per "
-                  f"{self.policy.window_seconds:g} s; {self.workers} worker(s)")
+                  f"{self.policy.window_seconds:g} s, {self.policy.max_gradings_per_student} per student in all, "
+                  f"{self.policy.max_concurrent_per_student} at a time; {self.workers} worker(s)")
         self.recover()
         self.warm_up()
         try:
@@ -146,7 +152,8 @@ class Service:
         self.scan()
         self.finish_jobs()
         for entry in self.journal.in_state("graded"):
-            self.release(entry)
+            with self._contained(entry.name):
+                self.release(entry)
         self.supersede()
         started = 0 if self.stopping else self.dispatch(now)
         ready = [e for e in self.journal.in_state("queued", "deferred")
@@ -161,26 +168,43 @@ class Service:
 
     # -- steps ---------------------------------------------------------------------
     def scan(self) -> None:
+        """New complete submissions into the journal. One folder can fail only itself: whatever it
+        holds or raises, it is refused with a log line, marked, and the rest of the look goes on."""
         known = self.journal.known()
-        for item in exchange.waiting(self.config, set(self.policy.assignments)):
-            if item.name in known:
+        found, refused = exchange.waiting(self.config, set(self.policy.assignments), self._intake.allowed_uids)
+        for name, reason in refused:
+            self._refuse(name, reason)
+        for item in found:
+            if item.name in known or item.name in self._bad:
                 continue
             try:
-                problem, trusted = exchange.vet(self.config, item.name)
-                secret = exchange.secret_of(self.config, item.name)
-                notebooks = exchange.notebook_ids(self.config, item.name)
-            except OSError as error:   # vanished or unreadable while we looked: look again next time
-                self._say(f"{item.name}: cannot be read yet ({error.strerror}); will look again")
-                continue
-            when = max(item.when, trusted) if trusted else item.when   # the later time, as course grade takes it
-            self.journal.add(item.name, item.student, item.assignment, item.timestamp, when.timestamp(),
-                             secret, notebooks)
-            if problem:
-                self._notice(self.journal.get(item.name), "refused", notices.not_graded(item.assignment, problem),
-                             final=True)
-            elif not self.policy.is_open(item.assignment, when):
-                self._notice(self.journal.get(item.name), "closed",
-                             notices.closed(item.assignment, self.policy.closes(item.assignment)), final=True)
+                self._take(item)
+            except Exception as error:   # one student's folder: refused, the tick goes on
+                self._refuse(item.name, f"could not be taken in ({type(error).__name__}: {error})")
+
+    def _refuse(self, name: str, reason: str) -> None:
+        name = printable(name)
+        if name in self._bad:
+            return
+        self._bad.add(name)
+        self.journal.refuse(name, printable(reason))
+        self._say(f"inbound/{name}: refused, not graded: {printable(reason)}")
+
+    def _take(self, item: exchange.Inbound) -> None:
+        try:
+            problem, trusted = exchange.vet(self.config, item.name)
+        except OSError as error:   # vanished or unreadable while we looked: look again next time
+            self._say(f"{item.name}: cannot be read yet ({error.strerror}); will look again")
+            return
+        when = max(item.when, trusted) if trusted else item.when   # the later time, as course grade takes it
+        self.journal.add(item.name, item.student, item.assignment, item.timestamp, when.timestamp(),
+                         item.secret, list(item.notebooks))
+        if problem:
+            self._notice(self.journal.get(item.name), "refused", notices.not_graded(item.assignment, problem),
+                         final=True)
+        elif not self.policy.is_open(item.assignment, when):
+            self._notice(self.journal.get(item.name), "closed",
+                         notices.closed(item.assignment, self.policy.closes(item.assignment)), final=True)
 
     def supersede(self) -> None:
         """Only each student's latest waiting submission is graded (one each side of the deadline)."""
@@ -196,25 +220,53 @@ class Service:
                              final=True)
 
     def dispatch(self, now: float) -> int:
+        """Start gradings, going round the students (fair share, :meth:`InstantFeedback.fair_order`)."""
         started = 0
-        busy = {(self.journal.get(name).student, self.journal.get(name).assignment) for name in self._jobs.values()}
+        running: dict[str, int] = {}
+        busy: set[tuple[str, str]] = set()
+        for name in self._jobs.values():
+            entry = self.journal.get(name)
+            running[entry.student] = running.get(entry.student, 0) + 1
+            busy.add((entry.student, entry.assignment))
         busy |= {(e.student, e.assignment) for e in self.journal.in_state("graded")}
+        queue: dict[str, list[Entry]] = {}
         for entry in self.journal.in_state("queued", "deferred"):
+            queue.setdefault(entry.student, []).append(entry)
+        starts = {student: self.journal.grading_starts(student) for student in queue}
+        last_served = {student: max(times, default=0.0) for student, times in starts.items()}
+        waited = {student: min(e.submitted for e in entries) for student, entries in queue.items()}
+        for student in self.policy.fair_order(waited, running, last_served):
             if len(self._jobs) >= self.workers:
                 break
-            if (entry.student, entry.assignment) in busy:
-                continue
-            slot = self.policy.next_slot(self.journal.grading_starts(entry.student, entry.assignment), now)
-            if slot is not None:
-                if entry.state != "deferred" or entry.not_before != slot:
-                    self.journal.update(entry.name, "deferred", notices.when(slot), state="deferred", not_before=slot)
-                    self._notice(self.journal.get(entry.name), "deferred", notices.deferred(
-                        entry.assignment, self.policy.max_gradings_per_hour, self.policy.window_seconds, slot))
-                continue
-            self._start(entry)
-            busy.add((entry.student, entry.assignment))
-            started += 1
+            for entry in queue[student]:
+                if (entry.student, entry.assignment) in busy:
+                    continue
+                if self._held_back(entry, starts[student], now):
+                    continue
+                if running.get(student, 0) >= self.policy.max_concurrent_per_student:
+                    break   # waits for the student's running grading, without a notice
+                with self._contained(entry.name):
+                    self._start(entry)
+                busy.add((entry.student, entry.assignment))
+                running[student] = running.get(student, 0) + 1
+                started += 1
+                break   # one each round: the next student's turn
         return started
+
+    def _held_back(self, entry: Entry, student_starts: list[float], now: float) -> bool:
+        """Over a rate limit (this assignment's, or the student's across assignments): deferred, with a notice."""
+        own = self.policy.next_slot(self.journal.grading_starts(entry.student, entry.assignment), now)
+        everything = self.policy.next_student_slot(student_starts, now)
+        slot = max((s for s in (own, everything) if s is not None), default=None)
+        if slot is None:
+            return False
+        if entry.state != "deferred" or entry.not_before != slot:
+            across = everything is not None and (own is None or everything >= own)
+            limit = self.policy.max_gradings_per_student if across else self.policy.max_gradings_per_hour
+            self.journal.update(entry.name, "deferred", notices.when(slot), state="deferred", not_before=slot)
+            self._notice(self.journal.get(entry.name), "deferred", notices.deferred(
+                entry.assignment, limit, self.policy.window_seconds, slot, all_assignments=across))
+        return True
 
     def _start(self, entry: Entry) -> None:
         target = AFTER_DEADLINE if self._is_late(entry) and self._has_on_time(entry) else "course"
@@ -228,30 +280,52 @@ class Service:
         job = self._pool.submit(grade_one, str(course.root), overrides, entry.name, secret)
         self._jobs[job] = entry.name
 
+    @contextlib.contextmanager
+    def _contained(self, name: str):
+        """Whatever one submission raises fails only that submission: logged, closed, the tick goes on."""
+        try:
+            yield
+        except Exception as error:
+            reason = printable(f"{type(error).__name__}: {error}")
+            self._say(f"{printable(name)}: could not be handled, closed: {reason}")
+            try:
+                self.journal.update(name, "failed", reason, state="closed", problem=reason)
+                entry = self.journal.get(name)
+                if entry is not None:
+                    self._publish(entry, {nb: notices.not_graded(entry.assignment, (
+                        "The grader could not handle this submission; the course staff can see why.")
+                    ) for nb in entry.notebook_ids})
+            except Exception as again:   # the journal or the exchange itself: the loop says so
+                self._say(f"{printable(name)}: not even closed ({type(again).__name__}: {again})")
+
     def finish_jobs(self) -> None:
         for job in [j for j in self._jobs if j.done()]:
             name = self._jobs.pop(job)
-            entry = self.journal.get(name)
-            try:
-                result = job.result()
-            except futures.process.BrokenProcessPool:
-                self._pool = None   # a worker died (the sandbox should prevent it): a new pool, try again
-                self._retry(entry, "the grading worker died")
-                continue
-            except Exception as error:  # a bug or an environment problem: say so, keep serving
-                self._retry(entry, f"grading crashed: {type(error).__name__}: {error}")
-                continue
-            if result.get("retry"):
-                self._retry(entry, result.get("problem") or "collect again")
-                continue
-            self.journal.update(name, "found graded" if result.get("skipped") else "graded",
-                                f"{result.get('score')}/{result.get('max_score')}", state="graded",
-                                score=result.get("score"), max_score=result.get("max_score"),
-                                problem=result.get("problem"), notes=list(result.get("notes", [])),
-                                **({} if not result.get("student_message") else {"notice": "problem"}))
-            if entry.target == "course" and not result.get("skipped"):
-                self._record_for_course_grade(entry, result)
-            self.release(self.journal.get(name))
+            with self._contained(name):
+                self._finish(job, name)
+
+    def _finish(self, job: futures.Future, name: str) -> None:
+        entry = self.journal.get(name)
+        try:
+            result = job.result()
+        except futures.process.BrokenProcessPool:
+            self._pool = None   # a worker died (the sandbox should prevent it): a new pool, try again
+            self._retry(entry, "the grading worker died")
+            return
+        except Exception as error:  # a bug or an environment problem: say so, keep serving
+            self._retry(entry, f"grading crashed: {type(error).__name__}: {error}")
+            return
+        if result.get("retry"):
+            self._retry(entry, result.get("problem") or "collect again")
+            return
+        self.journal.update(name, "found graded" if result.get("skipped") else "graded",
+                            f"{result.get('score')}/{result.get('max_score')}", state="graded",
+                            score=result.get("score"), max_score=result.get("max_score"),
+                            problem=result.get("problem"), notes=list(result.get("notes", [])),
+                            **({} if not result.get("student_message") else {"notice": "problem"}))
+        if entry.target == "course" and not result.get("skipped"):
+            self._record_for_course_grade(entry, result)
+        self.release(self.journal.get(name))
 
     def _retry(self, entry: Entry, reason: str) -> None:
         if entry.attempts < MAX_ATTEMPTS:

@@ -2,7 +2,8 @@
 
 - :func:`waiting` lists the complete submissions in ``<exchange>/<course>/inbound``
   (nbgrader's ``student+assignment+timestamp+random`` folders; a folder counts
-  once ``submit`` has written its ``submission_secret.txt``, its last file).
+  once ``submit`` has written its ``submission_secret.txt``, its last file),
+  reading them only through :mod:`autograder.safefiles`, and which folders it refused.
 - :func:`vet` and :func:`collect` check and copy one of them into a course's
   ``submitted/`` with the course's vetted ``ExchangeCollect`` (narrowed to that one folder).
 - :func:`release` puts one student's feedback into ``<exchange>/<course>/feedback``
@@ -18,6 +19,7 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +31,7 @@ from nbgrader.utils import notebook_hash, parse_utc
 from traitlets.config import Config
 
 from autograder.intake import CourseIntake, VettedExchangeCollect, refusal
+from autograder import safefiles
 from autograder.safefiles import student_id_problem
 
 SECRET = "submission_secret.txt"
@@ -42,6 +45,12 @@ class Inbound:
     assignment: str
     timestamp: str     # as nbgrader wrote it
     when: datetime     # the same, parsed (UTC)
+    secret: str = ""   # nbgrader's submission_secret.txt (names the released feedback)
+    notebooks: tuple[str, ...] = ()   # the notebook ids submitted (what fetch_feedback hashes)
+
+
+#: nbgrader writes a secret of 32 hex digits; anything much longer is not nbgrader's.
+MAX_SECRET_BYTES = 256
 
 
 def inbound_folder(config: Config) -> Path:
@@ -64,36 +73,84 @@ def parse_name(name: str) -> tuple[str, str, str] | None:
     return student, assignment, timestamp
 
 
-def waiting(config: Config, assignments: set[str] | None = None) -> list[Inbound]:
-    """Complete submissions in the inbound folder, oldest first."""
+def name_problem(name: str) -> str | None:
+    """Why an inbound folder's name is not one ``nbgrader submit`` could have written for a student, or None."""
+    problem = safefiles.name_problem(name)
+    if problem:
+        return problem
+    student, assignment, timestamp = parse_name(name)
+    problem = student_id_problem(student) or student_id_problem(assignment)
+    if problem:
+        return problem
+    try:
+        parse_utc(timestamp)
+    except Exception:   # dateutil raises several kinds for a string that is not a time
+        return f"{safefiles.printable(timestamp)!r} is not a submission time"
+    return None
+
+
+def _read(folder: Path, name: str, owners: set[int] | None) -> tuple[str, tuple[str, ...]]:
+    """The secret and the notebook ids of inbound folder *name*, read through :mod:`autograder.safefiles`."""
+    raw = safefiles.read_student_file(folder, name, SECRET, max_bytes=MAX_SECRET_BYTES, owners=owners)
+    try:
+        secret = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise safefiles.UnsafeSubmission("a submission secret that is not nbgrader's", SECRET, "submit again") from None
+    notebooks = tuple(entry[:-len(".ipynb")] for entry, st in safefiles.student_entries(folder, name)
+                      if entry.endswith(".ipynb") and stat.S_ISREG(st.st_mode))
+    return secret, notebooks
+
+
+def waiting(config: Config, assignments: set[str] | None = None, owners_of=None
+            ) -> tuple[list[Inbound], list[tuple[str, str]]]:
+    """Complete submissions in the inbound folder, oldest first; and (name, why) of the folders refused.
+
+    Nothing in a folder is read but its ``submission_secret.txt`` and its
+    listing, both through :mod:`autograder.safefiles` (no link followed,
+    no FIFO opened, at most :data:`MAX_SECRET_BYTES`). A folder whose name
+    is not ``nbgrader submit``'s, or whose secret is not a plain small file
+    (of the student's Unix user, when *owners_of*\ ``(student)`` gives the
+    uids allowed), is refused; one still being written is looked at again.
+    """
     folder = inbound_folder(config)
     found: list[Inbound] = []
+    refused: list[tuple[str, str]] = []
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
-        return found
+        return found, refused
     for name in names:
         parts = parse_name(name)
         if not parts or (assignments is not None and parts[1] not in assignments):
             continue
+        problem = name_problem(name)
+        if problem:
+            refused.append((safefiles.printable(name), problem))
+            continue
+        when = parse_utc(parts[2])
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
         try:
-            secret = (folder / name / SECRET).read_text().strip()
-            when = parse_utc(parts[2])
-            when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-        except (OSError, ValueError):
-            continue   # still being written by submit (or not nbgrader's): look again later
+            secret, notebooks = _read(folder, name, owners_of(parts[0]) if owners_of else None)
+        except FileNotFoundError:
+            continue   # still being written by submit: look again later
+        except safefiles.UnsafeSubmission as unsafe:
+            refused.append((name, str(unsafe)))
+            continue
+        except OSError as error:   # vanished or unreadable while we looked
+            refused.append((name, f"cannot be read ({error.strerror})"))
+            continue
         if len(secret) >= 32:
-            found.append(Inbound(name, parts[0], parts[1], parts[2], when))
-    return sorted(found, key=lambda item: (item.when, item.name))
+            found.append(Inbound(name, parts[0], parts[1], parts[2], when, secret, notebooks))
+    return sorted(found, key=lambda item: (item.when, item.name)), refused
 
 
 def secret_of(config: Config, name: str) -> str:
-    return (inbound_folder(config) / name / SECRET).read_text()
+    return _read(inbound_folder(config), name, None)[0]
 
 
 def notebook_ids(config: Config, name: str) -> list[str]:
     """The notebooks of the submission as the student's cache holds them (what fetch_feedback hashes)."""
-    return sorted(p.stem for p in (inbound_folder(config) / name).glob("*.ipynb"))
+    return sorted(_read(inbound_folder(config), name, None)[1])
 
 
 def _quiet_log() -> logging.Logger:

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE INDEX IF NOT EXISTS by_student ON submissions (student, assignment, submitted);
 CREATE TABLE IF NOT EXISTS events (name TEXT NOT NULL, event TEXT NOT NULL, at REAL NOT NULL, detail TEXT);
+CREATE TABLE IF NOT EXISTS refused (name TEXT PRIMARY KEY, at REAL NOT NULL, reason TEXT NOT NULL);
 """
 
 
@@ -105,6 +106,10 @@ class Journal:
     def known(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT name FROM submissions")}
 
+    def refused(self) -> set[str]:
+        """Inbound folders refused before they became submissions (a hostile name or secret)."""
+        return {row[0] for row in self.db.execute("SELECT name FROM refused")}
+
     def in_state(self, *states: str) -> list[Entry]:
         return self._entries(f"state IN ({', '.join('?' * len(states))})", states)
 
@@ -115,12 +120,13 @@ class Journal:
         return self.db.execute(f"SELECT COUNT(*) FROM submissions WHERE state IN ({', '.join('?' * len(PENDING))})",
                                PENDING).fetchone()[0]
 
-    def grading_starts(self, student: str, assignment: str) -> list[float]:
-        """When each grading of this student's assignment was dispatched (for the rate limit)."""
+    def grading_starts(self, student: str, assignment: str | None = None) -> list[float]:
+        """When each grading of this student's assignment (None: of every assignment) was dispatched
+        (for the rate limits)."""
         rows = self.db.execute(  # a grading retried after a crash counts once
             "SELECT MIN(e.at) FROM events e JOIN submissions s ON s.name = e.name "
-            "WHERE s.student = ? AND s.assignment = ? AND e.event = 'dispatched' GROUP BY e.name",
-            (student, assignment))
+            "WHERE s.student = ? AND (? IS NULL OR s.assignment = ?) AND e.event = 'dispatched' GROUP BY e.name",
+            (student, assignment, assignment))
         return [row[0] for row in rows]
 
     def events(self, name: str | None = None) -> list[tuple[str, str, float, str | None]]:
@@ -137,6 +143,12 @@ class Journal:
             "notebooks, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
             (name, student, assignment, timestamp, submitted, time.time(), secret, json.dumps(notebooks)))
         return cursor.rowcount == 1
+
+    def refuse(self, name: str, reason: str) -> None:
+        """*name* (printable) is never taken: its folder could not be read safely."""
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO refused (name, at, reason) VALUES (?, ?, ?)",
+                            (name, time.time(), reason))
 
     def update(self, name: str, event: str | None = None, detail: str | None = None, **values) -> None:
         if "notes" in values and isinstance(values["notes"], list):

@@ -43,10 +43,11 @@ def with_banner(feedback: str, title: str, lines: list[str]) -> str:
     return feedback[:match.end()] + box + feedback[match.end():]
 
 
-def deferred(assignment: str, limit: int, window_seconds: float, at: float) -> str:
+def deferred(assignment: str, limit: int, window_seconds: float, at: float, all_assignments: bool = False) -> str:
     window = f"{window_seconds / 3600:g} hour" if window_seconds >= 3600 else f"{window_seconds:g} seconds"
+    what = "of all assignments together" if all_assignments else f"of {assignment}"
     return page(f"{assignment}: received, graded at {when(at)}", [
-        f"Your submission is kept. You have had {limit} instant grading(s) of {assignment} in the last {window}, "
+        f"Your submission is kept. You have had {limit} instant grading(s) {what} in the last {window}, "
         f"the most the course allows, so this one will be graded at about {when(at)}.",
         "Fetch feedback again after that time to see it. If you submit again before then, only your latest "
         "submission is graded.",

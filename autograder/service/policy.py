@@ -6,6 +6,13 @@ A submission gets instant feedback when its assignment is listed in
 ``max_gradings_per_hour`` times per assignment in any ``window_seconds``
 (an hour unless a test shortens it); a submission over the limit waits in
 the queue until the oldest grading in the window is ``window_seconds`` old.
+
+Fair share: however many assignments are open, a student is graded at most
+``max_gradings_per_student`` times in the window (all assignments together)
+and at most ``max_concurrent_per_student`` at a time; workers go round the
+students (:meth:`InstantFeedback.fair_order`: who has fewest gradings
+running, then who was served longest ago), so one student's many
+submissions delay another's first by at most one grading.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ class InstantFeedback(Configurable):
                       help="Assignment id → last moment (UTC, 'YYYY-MM-DD HH:MM') a submission gets instant "
                            "feedback; later ones are left for the TA. Missing: no end.").tag(config=True)
     max_gradings_per_hour = Int(3, help="Gradings per student and assignment within window_seconds.").tag(config=True)
+    max_gradings_per_student = Int(6, help="Gradings per student within window_seconds, all assignments "
+                                           "together.").tag(config=True)
+    max_concurrent_per_student = Int(1, help="Gradings of one student running at the same time.").tag(config=True)
     window_seconds = Float(3600.0, help="The rate-limit window (an hour).").tag(config=True)
     poll_seconds = Float(0.5, help="How often the exchange's inbound folder is looked at.").tag(config=True)
 
@@ -49,7 +59,21 @@ class InstantFeedback(Configurable):
 
         *recent*: start times of this student's gradings of the assignment.
         """
+        return self._slot(recent, now, self.max_gradings_per_hour)
+
+    def next_student_slot(self, recent: list[float], now: float) -> float | None:
+        """The same for the student's gradings of every assignment (*recent*), under ``max_gradings_per_student``."""
+        return self._slot(recent, now, self.max_gradings_per_student)
+
+    def _slot(self, recent: list[float], now: float, limit: int) -> float | None:
         inside = sorted(t for t in recent if t > now - self.window_seconds)
-        if len(inside) < self.max_gradings_per_hour:
+        if len(inside) < limit:
             return None
-        return inside[len(inside) - self.max_gradings_per_hour] + self.window_seconds
+        return inside[len(inside) - limit] + self.window_seconds
+
+    @staticmethod
+    def fair_order(waiting: dict[str, float], running: dict[str, int], last_served: dict[str, float]) -> list[str]:
+        """Students in the order workers go to them: fewest gradings running, then served longest ago
+        (never served first), then whose submission has waited longest (*waiting*: student → its time)."""
+        return sorted(waiting, key=lambda student: (running.get(student, 0), last_served.get(student, 0.0),
+                                                    waiting[student], student))

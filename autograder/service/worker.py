@@ -25,6 +25,7 @@ from nbgrader.utils import parse_utc
 
 from autograder.intake import tidy_submission
 from autograder.preflight import inspect_submission
+from autograder.safefiles import UnsafeSubmission, read_student_file
 from autograder.pipeline import _worker_course, grade_submission, student_lock
 from autograder.service import exchange
 from autograder.service.exchange import SECRET, TIMESTAMP
@@ -62,12 +63,11 @@ def warm(root: str, overrides: dict) -> float:
 def finished(course, assignment: str, student: str, secret: str) -> bool:
     """The gradebook and feedback/ already hold this very submission (its secret), graded to the end."""
     feedback = course.path("feedback", student, assignment)
-    submitted = course.path("submitted", student, assignment)
     try:
-        if (feedback / SECRET).read_text() != secret or (submitted / SECRET).read_text() != secret:
+        if (feedback / SECRET).read_text() != secret or _submitted_secret(course, assignment, student) != secret:
             return False
         timestamp = parse_utc((feedback / TIMESTAMP).read_text().strip())
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnsafeSubmission):
         return False
     if not all((feedback / f"{name}.html").exists() for name in course.notebooks(assignment)):
         return False
@@ -77,6 +77,12 @@ def finished(course, assignment: str, student: str, secret: str) -> bool:
             return submission.timestamp == timestamp.replace(tzinfo=None)
     except MissingEntry:
         return False
+
+
+def _submitted_secret(course, assignment: str, student: str) -> str:
+    """The secret copied into ``submitted/`` with the student's files (read as a student's file)."""
+    raw = read_student_file(course.path("submitted"), student, assignment, SECRET, max_bytes=exchange.MAX_SECRET_BYTES)
+    return raw.decode("ascii", "replace")
 
 
 def grade_one(root: str, overrides: dict, name: str, secret: str) -> dict:
@@ -94,7 +100,11 @@ def grade_one(root: str, overrides: dict, name: str, secret: str) -> dict:
         if refused:   # a link, a special file, someone else's files: nothing it points at was read
             return {"student": student, "score": None, "max_score": None, "notes": [], "problem": refused,
                     "seconds": time.perf_counter() - start, "student_message": True}
-        if (folder / SECRET).read_text() != secret:
+        try:
+            copied = _submitted_secret(course, assignment, student)
+        except (OSError, UnsafeSubmission):
+            copied = None
+        if copied != secret:
             return {"student": student, "score": None, "max_score": None, "notes": [], "seconds": 0.0,
                     "problem": "the collected folder is not this submission", "retry": True}
         notes = tidy_submission(folder, course.notebooks(assignment))
