@@ -67,7 +67,7 @@ from traitlets.config import Configurable
 from autograder.course import Course
 from autograder.plugins.late import record_times
 from autograder.plugins.lms import NBGRADER_FILES, ArchiveRefused, LmsCollector, SafeExtractor, slug  # noqa: F401
-from autograder.safefiles import (IGNORED_PARTS, Limits, UnsafeSubmission, copy_tree_safely, kind_of,
+from autograder.safefiles import (IGNORED_PARTS, Limits, UnsafeSubmission, copy_tree_safely, kind_of, printable,
                                   student_id_problem, unsafe_entries)
 
 #: A student's note that starts with this means their new submission was not taken.
@@ -185,6 +185,49 @@ def tidy_submission(folder: Path, expected: list[str]) -> list[str]:
         if not any(sub.iterdir()):
             sub.rmdir()
     return notes
+
+
+def released_files(course: Course, assignment: str) -> set[str]:
+    """Relative paths of the data files the release hands out with the notebooks (what a submission may carry)."""
+    release = course.path("release", assignment)
+    if not release.is_dir():
+        release = course.path("source", assignment)
+    return {p.relative_to(release).as_posix() for p in release.rglob("*")
+            if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb"
+            and not any(part in IGNORED_PARTS for part in p.relative_to(release).parts)}
+
+
+def set_aside_extras(course: Course, assignment: str, student: str) -> list[str]:
+    """Move every file of the submission that is neither a notebook nor a data file the release names
+    into ``.grading/extra-files/<assignment>/<student>.zip`` (for the TA; a zip no server renders as a
+    page), so nothing else reaches ``autograded/`` and ``feedback/`` or goes back to anyone; return a note.
+
+    A student's ``evil.html`` beside the notebook would otherwise be copied by nbgrader to
+    ``autograded/`` (formgrader serves it in the TA's origin) and ``feedback/`` (released as a page).
+    """
+    import zipfile
+
+    folder = course.path("submitted", student, assignment)
+    allowed = released_files(course, assignment) | set(NBGRADER_FILES)
+    extras = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb"
+                    and p.relative_to(folder).as_posix() not in allowed)
+    if not extras:
+        return []
+    keep = course.root / ".grading" / "extra-files" / assignment / f"{student}.zip"
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    partial = keep.with_suffix(".tmp")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in extras:
+            archive.write(path, path.relative_to(folder).as_posix())
+    os.replace(partial, keep)
+    names = [p.relative_to(folder).as_posix() for p in extras]
+    for path in extras:
+        path.unlink()
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    return [f"extra files kept for the course staff, not graded and not returned: {', '.join(names[:8])}"
+            + (" …" if len(names) > 8 else "") + f" ({keep.relative_to(course.root)})"]
 
 
 def _quarantine(course: Course, student_dir: Path, assignment: str) -> Path:
@@ -530,5 +573,14 @@ def intake(course: Course, assignment: str, source: Path | None) -> dict[str, li
     submitted = course.path("submitted")
     for folder in sorted(submitted.glob(f"*/{assignment}")) if submitted.exists() else []:
         if folder.is_dir() and not folder.is_symlink():
-            notes.setdefault(folder.parent.name, []).extend(tidy_submission(folder, expected))
+            student = folder.parent.name
+            try:   # one student's folder fails only that student
+                notes.setdefault(student, []).extend(set_aside_extras(course, assignment, student))
+                notes[student].extend(tidy_submission(folder, expected))
+            except (OSError, ValueError, UnicodeError) as error:
+                moved = _quarantine(course, folder.parent, assignment)
+                _refuse(notes, student, f"your submission could not be read ({type(error).__name__}); "
+                                        "submit the notebook again", kept=False)
+                notes.setdefault(INTAKE, []).append(f"submitted/{printable(student)} moved to "
+                                                    f"{moved.relative_to(course.root)}: {printable(str(error))}")
     return notes

@@ -23,7 +23,7 @@ import nbformat
 from nbgrader.api import MissingEntry
 from nbgrader.utils import parse_utc
 
-from autograder.intake import tidy_submission
+from autograder.intake import set_aside_extras, tidy_submission
 from autograder.preflight import inspect_submission
 from autograder.safefiles import UnsafeSubmission, read_student_file
 from autograder.pipeline import _worker_course, grade_submission, student_lock
@@ -107,7 +107,7 @@ def grade_one(root: str, overrides: dict, name: str, secret: str) -> dict:
         if copied != secret:
             return {"student": student, "score": None, "max_score": None, "notes": [], "seconds": 0.0,
                     "problem": "the collected folder is not this submission", "retry": True}
-        notes = tidy_submission(folder, course.notebooks(assignment))
+        notes = set_aside_extras(course, assignment, student) + tidy_submission(folder, course.notebooks(assignment))
         result = grade_submission(root, assignment, student, overrides)
         if result.get("problem"):   # a notebook nbgrader cannot read: the preflight line is for the student too
             sources = {nb: nbformat.read(str(course.path("source", assignment, f"{nb}.ipynb")), as_version=4)
@@ -128,5 +128,6 @@ def feedback_pages(root: Path, course, assignment: str, student: str, secret: st
             return None
     except OSError:
         return None
-    pages = {p.stem: p.read_text(errors="replace") for p in sorted(folder.glob("*.html"))}
+    notebooks = set(course.notebooks(assignment))   # a page under any other name is not the grader's
+    pages = {p.stem: p.read_text(errors="replace") for p in sorted(folder.glob("*.html")) if p.stem in notebooks}
     return pages or None
