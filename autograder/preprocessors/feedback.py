@@ -2,15 +2,30 @@
 
 :class:`RedactHiddenTests` runs before nbgrader's ``ClearHiddenTests``. The
 hidden part of a graded cell runs in the student's kernel, so a hook of the
-student's (IPython's ``pre_run_cell``, say) can print it; this step knows the
-hidden lines (from the graded cells nbgrader restored from the gradebook, and
-from the source notebook) and replaces every output line that holds one —
-as printed, whitespace-normalised, reversed, ROT13, Python-escaped, or inside
-a base64 (optionally zlib/gzip-compressed) or hex token — with a note.
+student's (IPython's ``pre_run_cell``, say) can print it. Two steps, the
+first structural, because no text matching can see through every encoding:
+
+1. **Outputs made after hidden code ran are cut to plain text.** The kernel
+   sees a hidden line only when the first cell holding hidden tests runs, so
+   every output from that cell on is suspect: cells that are not the
+   release's graded or solution cells (the student added them) lose their
+   outputs in the feedback, and graded and solution cells keep only text
+   (stream, error, ``text/plain``) — no HTML, SVG, image, Markdown or LaTeX,
+   which can show any text in a form no matching reads (``<span>`` per
+   character, a picture of the line). The student has all of them in the
+   notebook they submitted; the feedback is about the grade.
+2. **What is left is matched as a person reads it.** Every output line that
+   holds a hidden line — as printed, folded (case, Unicode compatibility forms,
+   zero-width and format characters and all whitespace removed), reversed,
+   ROT13, Python-escaped, or inside a base64 (optionally zlib/gzip-compressed),
+   base32 or hex token — is replaced with a note; and when the text of all those
+   outputs read together (a line printed in two halves, in two outputs) shows a
+   hidden line, every text output from the first hidden cell on is withheld.
+
 Lines shorter than :attr:`RedactHiddenTests.min_chars` characters (``)``,
 ``else:``) are not secrets and are left alone. What it cannot catch — an
-encoding of the student's own choosing, text drawn into an image — is the
-limit the README states.
+encoding of the student's own choosing in plain text — is the limit the
+README states.
 
 :class:`HonestScores` runs after nbgrader's ``GetGrades``: a written answer no
 TA has graded yet says *awaiting grading* instead of a score of 0, the page's
@@ -28,10 +43,11 @@ import codecs
 import gzip
 import json
 import re
+import unicodedata
 import zlib
 
 import nbformat
-from nbformat.notebooknode import NotebookNode
+from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
@@ -41,6 +57,7 @@ from autograder.preprocessors.rubric import source_notebook_path
 
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 REDACTED = "[a line of hidden test code was removed from this feedback]"
+WITHHELD = "[output withheld from this feedback: read together, it showed hidden test code]"
 
 # -- the hidden lines ---------------------------------------------------------
 
@@ -48,6 +65,13 @@ REDACTED = "[a line of hidden test code was removed from this feedback]"
 def normalise(text: str) -> str:
     """Whitespace collapsed: how a hidden line is compared."""
     return " ".join(str(text).split())
+
+
+def fold(text: str) -> str:
+    """*text* as a reader sees it, for matching: compatibility forms unified, case folded,
+    control, format (zero-width) and whitespace characters removed."""
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    return "".join(c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf", "Zs"))
 
 
 def hidden_lines(source: str, min_chars: int) -> set[str]:
@@ -75,6 +99,7 @@ def notebook_hidden_lines(nb: NotebookNode, min_chars: int) -> set[str]:
 # -- finding them in what the kernel printed ---------------------------------
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
+_BASE32 = re.compile(r"[A-Z2-7]{16,}=*")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}\s?){8,}")
 
 
@@ -92,6 +117,11 @@ def _decodings(line: str) -> list[str]:
             except (binascii.Error, ValueError):
                 continue
             views += _texts(raw)
+    for token in _BASE32.findall(line.upper()):
+        try:
+            views += _texts(base64.b32decode(token + "=" * (-len(token) % 8)))
+        except (binascii.Error, ValueError):
+            pass
     for token in _HEX.findall(line):
         try:
             views += _texts(bytes.fromhex(re.sub(r"\s", "", token)))
@@ -112,9 +142,13 @@ def _texts(raw: bytes) -> list[str]:
 
 def holds_hidden(line: str, hidden: set[str]) -> bool:
     """True when *line* (in any of the encodings above) contains a hidden line."""
+    folded = [fold(secret) for secret in hidden]
     for view in _decodings(line):
         flat = normalise(view)
         if any(secret in flat for secret in hidden):
+            return True
+        flat = fold(view)
+        if any(secret and secret in flat for secret in folded):
             return True
         # a source printed with repr() or json: its lines run together, split on escaped newlines
         if "\\n" in view and any(secret in normalise(part) for part in view.split("\\n") for secret in hidden):
@@ -176,6 +210,58 @@ def redact_output(output: NotebookNode, hidden: set[str]) -> tuple[NotebookNode,
     return output, total
 
 
+def _text_only(output: NotebookNode) -> NotebookNode | None:
+    """*output* with only what reads as plain text (stream, error, ``text/plain``, a recorded answer)."""
+    if output.get("output_type") in ("stream", "error"):
+        return output
+    data = output.get("data", {})
+    kept = {mime: value for mime, value in data.items() if mime == "text/plain" or mime.endswith("+json")}
+    if not kept:
+        return None
+    output.data = kept
+    return output
+
+
+def _output_text(output: NotebookNode) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        return str(output.get("text", ""))
+    if kind == "error":
+        return str(output.get("evalue", "")) + "\n".join(map(str, output.get("traceback", [])))
+    value = output.get("data", {}).get("text/plain", "")
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def withhold_after_hidden(nb: NotebookNode, release_ids: set[str], hidden: set[str]) -> int:
+    """Step 1 (and the joined reading of step 2) of the module's docstring; how many outputs went."""
+    code = [cell for cell in nb.cells if cell.get("cell_type") == "code"]
+    first = next((i for i, cell in enumerate(code) if BEGIN_HIDDEN in str(cell.get("source", ""))), None)
+    if first is None:
+        return 0
+    removed = 0
+    after = code[first:]
+    for cell in after:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        before = len(cell.get("outputs", []))
+        if grade_id not in release_ids:   # a cell the student added (or made up an id for)
+            cell.outputs = []
+        else:
+            cell.outputs = [kept for kept in map(_text_only, cell.get("outputs", [])) if kept is not None]
+        removed += before - len(cell.outputs)
+    joined = "\n".join(_output_text(o) for cell in after for o in cell.get("outputs", []))
+    if hidden and holds_hidden(joined, hidden):   # a line printed in parts: no part shows it, together they do
+        for cell in after:
+            kept = [o for o in cell.outputs if o.get("output_type") == "error" and _is_test(cell)]
+            removed += len(cell.outputs) - len(kept)
+            cell.outputs = kept + [from_dict({"output_type": "stream", "name": "stdout", "text": WITHHELD + "\n"})]
+    return removed
+
+
+def _is_test(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
 class RedactHiddenTests(NbGraderPreprocessor):
     """Remove every output line that shows a line of a hidden test (before ClearHiddenTests)."""
 
@@ -184,10 +270,14 @@ class RedactHiddenTests(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         hidden = notebook_hidden_lines(nb, self.min_chars)
         info = resources.get("nbgrader", {})
+        release_ids: set[str] = set()
         if info.get("assignment") and info.get("notebook"):
             path = source_notebook_path(self.config, info["assignment"], info["notebook"])
             if path.exists():
-                hidden |= notebook_hidden_lines(nbformat.read(str(path), as_version=4), self.min_chars)
+                source = nbformat.read(str(path), as_version=4)
+                hidden |= notebook_hidden_lines(source, self.min_chars)
+                release_ids = {cell.metadata["nbgrader"]["grade_id"] for cell in source.cells
+                               if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
         removed = 0
         for cell in nb.cells:
             outputs = []
@@ -197,6 +287,9 @@ class RedactHiddenTests(NbGraderPreprocessor):
                 outputs.append(output)
             if cell.get("cell_type") == "code":
                 cell.outputs = outputs
+        withheld = withhold_after_hidden(nb, release_ids, hidden)
+        if withheld:
+            self.log.info("Left %d output(s) made after hidden test code ran out of the feedback", withheld)
         if removed:
             self.log.warning("Removed %d output line(s) showing hidden test code from the feedback", removed)
         resources.setdefault("nbgrader", {})["hidden_lines_removed"] = removed
