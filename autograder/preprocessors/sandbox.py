@@ -136,8 +136,14 @@ for name in sorted(os.listdir(source)) if source else []:
                 dst.write(block)
     except OSError:
         break  # the scratch space is full: the notebook will say what is missing
-os.execv(sys.argv[2], sys.argv[2:])
+command = sys.argv[2:]
+if spec.get("inner"):   # as the kernel's user: a bwrap of its own that forbids new user namespaces
+    command = spec["inner"] + ["--"] + command
+os.execv(command[0], command)
 """
+
+#: The second bwrap (root only): the same file system, a user namespace that cannot make another.
+INNER_BWRAP = ["--dev-bind", "/", "/", "--unshare-user", "--disable-userns", "--die-with-parent"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -151,6 +157,34 @@ def bwrap_works() -> bool:
             [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid",
              "--unshare-net", *([] if os.geteuid() == 0 else ["--unshare-user"]), "true"],
             capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def as_user(uid: int) -> list[str]:
+    """The prefix that runs a command as *uid* (no groups, no capabilities): util-linux's ``setpriv``."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if setpriv else []
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_disables_userns() -> bool:
+    """True when bubblewrap can forbid new user namespaces inside the sandbox (``--disable-userns``,
+    bubblewrap 0.8), started as the unprivileged user the kernel runs as.
+
+    A sandbox that may create a user namespace can map itself root there and reach kernel code
+    that only root could reach before (``unshare -Ur``): the attack surface of most local exploits.
+    """
+    if not bwrap_works():
+        return False
+    prefix = as_user(65534) if os.geteuid() == 0 else []
+    if os.geteuid() == 0 and not prefix:
+        return False
+    try:
+        probe = subprocess.run(
+            [*prefix, shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-user",
+             "--disable-userns", "--assert-userns-disabled", "--", "true"], capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
@@ -260,15 +294,20 @@ def bwrap_command(scratch: Path, comm_dir: Path, env: dict[str, str], scratch_by
     folders ``scratch/home`` and ``scratch/tmp`` are bound instead).
     *data_dir*: files for ``$HOME``, seen read-only at :data:`SANDBOX_FILES`
     (the launcher copies them in).
+
+    Where bubblewrap can (:func:`bwrap_disables_userns`), the sandbox cannot
+    create user namespaces of its own: ``--disable-userns`` here when bwrap
+    runs as the grader's own unprivileged user, else (as root) in a second
+    bwrap the launcher starts once it is the kernel's user (:data:`INNER_BWRAP`).
     """
     cmd = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc",
            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
-    if os.geteuid() == 0:
+    if os.geteuid() != 0:
+        cmd += ["--unshare-user"] + (["--disable-userns"] if bwrap_disables_userns() else [])
+    else:
         # Root keeps only what the launcher needs to switch to its own user id.
         # CAP_CHOWN gives the tmpfs home to that user; all three go with the switch.
         cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_CHOWN"]
-    else:
-        cmd += ["--unshare-user"]
     for name in ("bin", "lib", "lib32", "lib64", "sbin"):
         top = Path("/") / name
         if top.is_symlink():
@@ -472,8 +511,13 @@ class SandboxKernelManager(AsyncKernelManager):
         if self._uid is not None:
             os.chown(connection, self._uid, self._uid)
         tmpfs = self.sandbox_mode == "bwrap" and self._scratch_size
+        # As root, bwrap cannot take a user namespace of its own (the launcher must switch users):
+        # a second bwrap, started as the kernel's user, forbids new ones.
+        inner = (self.sandbox_mode == "bwrap" and os.geteuid() == 0 and self._uid is not None
+                 and bwrap_disables_userns())
         spec = json.dumps({"limits": self.limits, "uid": self._uid, "home": SANDBOX_HOME if tmpfs else None,
-                           "data": SANDBOX_FILES if tmpfs else None})
+                           "data": SANDBOX_FILES if tmpfs else None,
+                           "inner": [shutil.which("bwrap"), *INNER_BWRAP] if inner else None})
         launcher = [sys.executable, "-I", "-c", LAUNCHER, spec]
         join = self._cgroup.join_command() if self._cgroup else []
         if self.sandbox_mode == "bwrap":
