@@ -15,7 +15,10 @@ costs only its own student, refused in milliseconds:
 3. how deeply its JSON nests, by a scan of the bytes that counts brackets
    outside strings — no recursion, so 100 000 levels are no harder than 10;
 4. only then ``json.loads`` (bounded in size and depth): the number of cells
-   and the size of each output, before ``nbformat`` validates anything.
+   and the size of each output, then the type of every field nbformat and
+   nbgrader read (:func:`type_problem`), before ``nbformat`` parses anything;
+5. a cell the student wrote that holds nbgrader's hidden-test markers gets its
+   own line (:func:`marker_problem`) instead of an error deep in nbgrader.
 
 The defaults are the largest legitimate notebook of the course times a
 generous factor: the executed solutions are at most 0.6 MB, 37 cells, 7 levels
@@ -138,6 +141,100 @@ def _shape_problem(name: str, data: object, limits: Preflight) -> str | None:
     return None
 
 
+_CELL_TYPES = ("code", "markdown", "raw")
+_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
+#: nbgrader's hidden-test delimiters: in a cell the student wrote they would hide or break the grading.
+HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def _text_field(value: object) -> bool:
+    """A multiline string as nbformat writes it: a string or a list of strings."""
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _cell_type_problem(cell: object) -> str | None:
+    if not isinstance(cell, dict):
+        return "is not an object"
+    if cell.get("cell_type") not in _CELL_TYPES:
+        return f"has cell_type {str(cell.get('cell_type'))[:30]!r}"
+    if not _text_field(cell.get("source", "")):
+        return "has a source that is not text"
+    if not isinstance(cell.get("metadata", {}), dict):
+        return "has metadata that is not an object"
+    if "id" in cell and not isinstance(cell["id"], str):
+        return "has an id that is not a string"
+    if "attachments" in cell and not isinstance(cell["attachments"], dict):
+        return "has attachments that are not an object"
+    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+    if not isinstance(nbgrader, dict) or not isinstance(nbgrader.get("grade_id", ""), str):
+        return "has nbgrader metadata of the wrong types"
+    if cell["cell_type"] != "code":
+        return None
+    if cell.get("execution_count") is not None and not _is_int(cell.get("execution_count")):
+        return "has an execution_count that is not a number"
+    outputs = cell.get("outputs", [])
+    if not isinstance(outputs, list):
+        return "has outputs that are not a list"
+    for output in outputs:
+        if not isinstance(output, dict) or output.get("output_type") not in _OUTPUT_TYPES:
+            return "has an output of an unknown type"
+        kind = output["output_type"]
+        if kind == "stream" and not (isinstance(output.get("name", ""), str) and _text_field(output.get("text", ""))):
+            return "has a stream output that is not text"
+        if kind == "error" and not (isinstance(output.get("ename", ""), str) and isinstance(output.get("evalue", ""), str)
+                                    and isinstance(output.get("traceback", []), list)
+                                    and all(isinstance(line, str) for line in output.get("traceback", []))):
+            return "has an error output of the wrong types"
+        if kind in ("display_data", "execute_result") and not (
+                isinstance(output.get("data", {}), dict) and isinstance(output.get("metadata", {}), dict)):
+            return "has a display output of the wrong types"
+        if kind == "execute_result" and output.get("execution_count") is not None \
+                and not _is_int(output.get("execution_count")):
+            return "has an execution_count that is not a number"
+    return None
+
+
+def type_problem(name: str, data: object) -> str | None:
+    """Why a parsed notebook's fields have types nbformat does not write (each checked before anything
+    reads it: ``nbformat_minor: "5"`` would stop nbformat itself with an internal error), or None."""
+    if not isinstance(data, dict):
+        return f"{name} is JSON but not a notebook (not an object at the top)"
+    if data.get("nbformat") != 4 or not _is_int(data.get("nbformat")) or not _is_int(data.get("nbformat_minor")):
+        return (f"{name}: its version fields (nbformat {repr(data.get('nbformat'))[:20]}, nbformat_minor "
+                f"{repr(data.get('nbformat_minor'))[:20]}) are not the numbers of a version-4 notebook (not graded); "
+                "ask the student to download it again from JupyterLab (File → Download) and resubmit")
+    if not isinstance(data.get("metadata", {}), dict) or not isinstance(data.get("cells"), list):
+        return f"{name} is JSON but not a notebook (its metadata or cells have the wrong type)"
+    for number, cell in enumerate(data["cells"], 1):
+        problem = _cell_type_problem(cell)
+        if problem:
+            return (f"{name}: cell {number} {problem}, which Jupyter never writes (not graded); ask the student to "
+                    "download the notebook again from JupyterLab (File → Download) and resubmit")
+    return None
+
+
+def marker_problem(name: str, notebook: nbformat.NotebookNode, source: nbformat.NotebookNode) -> str | None:
+    """Why a cell the student wrote cannot be graded because it holds nbgrader's hidden-test markers, or None.
+
+    The test cells are put back from the source when grading; any other cell is the student's."""
+    tests = {cell.metadata["nbgrader"]["grade_id"] for cell in source.cells
+             if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+             and not cell.metadata["nbgrader"].get("solution")}
+    for number, cell in enumerate(notebook.cells, 1):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in tests:
+            continue
+        text = "".join(cell.get("source", "")) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
+        marker = next((m for m in HIDDEN_MARKERS if m in text), None)
+        if marker:
+            return (f"{name}: cell {number} holds nbgrader's marker {marker!r}, which only the course's test cells "
+                    "may hold (not graded); remove that line and submit again")
+    return None
+
+
 def inspect_notebook(path: Path, source: nbformat.NotebookNode, limits: Preflight | None = None) -> Findings:
     """Findings for one submitted notebook compared with its source."""
     findings = Findings()
@@ -165,7 +262,7 @@ def inspect_notebook(path: Path, source: nbformat.NotebookNode, limits: Prefligh
             f"{getattr(error, 'pos', '?')} of {len(raw)}); it looks truncated or corrupted. Ask the student to "
             "download it again from JupyterLab (File → Download) and resubmit")
         return findings
-    shape = _shape_problem(name, data, limits)
+    shape = _shape_problem(name, data, limits) or type_problem(name, data)
     if shape:
         findings.fatal.append(shape)
         return findings
@@ -175,6 +272,10 @@ def inspect_notebook(path: Path, source: nbformat.NotebookNode, limits: Prefligh
             raise ValueError("it has no list of cells")
     except Exception as error:  # nbformat raises several kinds of validation errors
         findings.fatal.append(f"{name} is JSON but not a valid notebook ({str(error).splitlines()[0][:120]})")
+        return findings
+    marker = marker_problem(name, notebook, source)
+    if marker:
+        findings.fatal.append(marker)
         return findings
     missing = sorted(graded_ids(source) - graded_ids(notebook))
     if missing:

@@ -150,7 +150,8 @@ class SafeExtractor(ExtractorPlugin):
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
             self._check_count(archive, len(members))
-            self._check_total(archive, sum(m.file_size for m in members))
+            # a member over max_member_mb is refused for its student alone: it does not count against the archive
+            self._check_total(archive, sum(m.file_size for m in members if m.file_size <= self.max_member_mb * MB))
             written = [0]
             for member in members:
                 mode = member.external_attr >> 16

@@ -18,7 +18,7 @@ notebook metadata — is rewritten here, once, before the notebook is stored:
   rendering it again as Markdown gives the same, sanitised HTML. TeX stays as
   text between ``$…$`` for MathJax.
 - ``image/svg+xml`` is sanitised with an SVG allow-list (shapes, paths, text,
-  gradients; no scripts, handlers, links or ``foreignObject``); PNG and JPEG
+  gradients; no scripts, handlers, links, ``foreignObject``, ``style`` or ``id``); PNG and JPEG
   outputs are kept when they are well-formed base64 images.
 - ``text/markdown`` outputs become sanitised ``text/html``; ``text/latex`` is
   kept only when it holds no markup characters; JavaScript, widgets and every
@@ -86,38 +86,62 @@ def clean_html(html: str) -> str:
 # -- SVG ----------------------------------------------------------------------
 
 SVG_TAGS = {"svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text",
-            "tspan", "defs", "use", "symbol", "clipPath", "linearGradient", "radialGradient", "stop", "title", "desc"}
+            "tspan", "defs", "symbol", "clipPath", "linearGradient", "radialGradient", "stop", "title", "desc"}
 _SVG_PRESENTATION = {
     "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity", "stroke-linecap",
     "stroke-linejoin", "stroke-dasharray", "stroke-dashoffset", "stroke-miterlimit", "opacity",
     "transform", "font-family", "font-size", "font-weight", "font-style", "text-anchor",
-    "dominant-baseline", "clip-path", "clip-rule", "stop-color", "stop-opacity", "style",
+    "dominant-baseline", "clip-path", "clip-rule", "stop-color", "stop-opacity",
 }
 _SVG_GEOMETRY = {"x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "width", "height",
                  "d", "points", "dx", "dy", "offset", "gradientunits", "gradienttransform",
-                 "clippathunits", "fx", "fy", "version", "id", "preserveaspectratio", "viewbox"}
+                 "clippathunits", "fx", "fy", "version", "preserveaspectratio", "viewbox"}
 SVG_ATTRIBUTES = {tag: _SVG_PRESENTATION | _SVG_GEOMETRY | {"viewBox", "preserveAspectRatio",
                                                               "gradientUnits", "gradientTransform",
                                                               "clipPathUnits", "href", "xlink:href"}
                   for tag in SVG_TAGS}
-_LOCAL_URL = re.compile(r"url\(\s*#[\w.\-]+\s*\)")
 
 
 def _svg_attribute(tag: str, name: str, value: str) -> str | None:
-    """No external references: ``url(#local)`` only, no CSS escapes or imports."""
+    """No references at all (no ids to point at), no CSS escapes or imports."""
     text = str(value)
     if name in ("href", "xlink:href"):
-        return value if re.fullmatch(r"#[\w.\-]+", text.strip()) else None
+        return None
     if "\\" in text or "@" in text or "expression" in text.lower() or "javascript" in text.lower():
         return None
-    if "url(" in _LOCAL_URL.sub("", text.lower()):
+    if "url(" in text.lower():
         return None
     return value
 
 
+_STYLE_ATTRIBUTE = re.compile(r"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_STYLE_VALUE = re.compile(r"[\w#.,%() \-]{1,100}")
+
+
+def _style_as_attributes(match: re.Match) -> str:
+    """``style="fill: red; stroke: #000"`` → `` fill="red" stroke="#000"`` (allow-listed properties only)."""
+    kept = []
+    for declaration in (match.group(1) or match.group(2) or "").split(";"):
+        name, _, value = (part.strip() for part in declaration.partition(":"))
+        name = name.lower()
+        if name in _SVG_PRESENTATION and _STYLE_VALUE.fullmatch(value) and _svg_attribute("", name, value):
+            kept.append(f' {name}="{value}"')
+    return "".join(kept)
+
+
 def clean_svg(svg: str) -> str:
-    """*svg* reduced to shapes, paths and text (no scripts, handlers, links)."""
-    cleaned = nh3.clean(str(svg), tags=SVG_TAGS, attributes=SVG_ATTRIBUTES,
+    """*svg* reduced to shapes, paths and text (no scripts, handlers, links).
+
+    No ``style`` and no ``id`` survive: CSS in any view that inlines the SVG
+    would style the page around it, and an id could shadow the page's own
+    (``window.<id>``, ``#id`` in its scripts). A ``style`` is first rewritten
+    as presentation attributes (matplotlib colours its lines with it), each
+    allow-listed and checked like any attribute; without ids, references to
+    a clip path or a marker (``url(#…)``, ``<use href="#…">``) point nowhere
+    and are dropped, so a plot is drawn unclipped and without ``<use>`` markers.
+    """
+    svg = _STYLE_ATTRIBUTE.sub(_style_as_attributes, str(svg))
+    cleaned = nh3.clean(svg, tags=SVG_TAGS, attributes=SVG_ATTRIBUTES,
                         attribute_filter=_svg_attribute, url_schemes=set(),
                         set_tag_attribute_values={"svg": {"xmlns": "http://www.w3.org/2000/svg"}},
                         clean_content_tags={"script", "style", "foreignobject"}, strip_comments=True)
