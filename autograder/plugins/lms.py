@@ -115,10 +115,11 @@ class SafeExtractor(ExtractorPlugin):
 
     def _write(self, stream, target: Path, name: str, limit: int, written: list[int]) -> None:
         """Copy *stream* to a new regular file *target*, at most *limit* bytes."""
-        self._mkdirs(target.parent)
+        if not self._mkdirs(target.parent, name):
+            return
         try:
             out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        except FileExistsError:
+        except (FileExistsError, IsADirectoryError):
             self.refused.append((name, "a second member with the same name"))
             return
         size = 0
@@ -141,9 +142,15 @@ class SafeExtractor(ExtractorPlugin):
             return
         os.close(out)
 
-    @staticmethod
-    def _mkdirs(folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)   # only folders this extractor made are on the way
+    def _mkdirs(self, folder: Path, name: str) -> bool:
+        """Make *folder* (only folders this extractor made are on the way); False, and *name* refused,
+        when a file of the archive is already where a folder must go."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            self.refused.append((name, "a folder with the same name as a file of the archive"))
+            return False
+        return True
 
     # -- formats -----------------------------------------------------------------
     def _zip(self, archive: Path, root: Path) -> None:
@@ -159,7 +166,7 @@ class SafeExtractor(ExtractorPlugin):
                 if target is None:
                     continue
                 if member.is_dir():
-                    self._mkdirs(target)
+                    self._mkdirs(target, member.filename)
                     continue
                 if stat.S_IFMT(mode) not in (0, stat.S_IFREG):   # 0: written without a file type (a file)
                     self.refused.append((member.filename, f"it is {kind_of(mode)}, not a file"))
@@ -186,7 +193,7 @@ class SafeExtractor(ExtractorPlugin):
                 if target is None:
                     continue
                 if member.isdir():
-                    self._mkdirs(target)
+                    self._mkdirs(target, member.name)
                     continue
                 if not member.isreg():
                     self.refused.append((member.name, f"it is {'a link' if member.issym() or member.islnk() else 'a special file'}, not a file"))
