@@ -63,6 +63,7 @@ import nbformat
 
 from autograder.course import Course
 from autograder.preflight import Preflight, inspect_submission
+from autograder.safefiles import UnsafeSubmission, open_student_file
 from autograder.keyrunner import key_file
 
 #: Seconds a worker waits for another one's gradebook write.
@@ -268,7 +269,10 @@ def fingerprint(course: Course, assignment: str, student: str) -> str:
     if key.exists():
         inputs.append(("key", key))
     for name, path in inputs:
-        with open(path, "rb") as handle:  # in blocks: a huge file is hashed, never held in memory
+        # a submitted file through safefiles (no link, no FIFO); in blocks: a huge file is never held in memory
+        fd = (open_student_file(folder, *path.relative_to(folder).parts, max_bytes=2**62)
+              if name.startswith("submitted/") else os.open(path, os.O_RDONLY))
+        with open(fd, "rb") as handle:
             digest.update(name.encode() + b"\0" + hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()
 
@@ -396,7 +400,13 @@ def grade_class(course: Course, assignment: str, source: Path | None = None,
     prints: dict[str, str] = {}
     for student in submitted_students(course, assignment):
         folder = course.path("submitted", student, assignment)
-        prints[student] = fingerprint(course, assignment, student)
+        try:   # one student's folder fails only that student
+            prints[student] = fingerprint(course, assignment, student)
+        except (OSError, ValueError, UnsafeSubmission) as error:
+            report.results.append(StudentResult(student, None, None, 0.0, "the submission could not be read "
+                                                f"({type(error).__name__}); submit the notebook again",
+                                                notes.get(student, []), "failed"))
+            continue
         if not any(folder.glob("*.ipynb")):
             with course.gradebook() as gradebook:  # listed in the grades CSV with nothing earned
                 gradebook.update_or_create_student(student)

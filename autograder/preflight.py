@@ -40,6 +40,7 @@ from traitlets import Float, Integer
 from traitlets.config import Configurable
 
 from autograder.preprocessors.judge import graded_ids
+from autograder.safefiles import UnsafeSubmission, read_student_file
 
 _MB = 2**20
 #: A JSON string: quote, then anything but a quote or backslash, or an escaped character.
@@ -110,15 +111,15 @@ def _unreadable(path: Path, limits: Preflight) -> str | None:
 
 
 def _read_bounded(path: Path, limits: Preflight) -> tuple[bytes | None, str | None]:
-    """The notebook's bytes, or why it is refused unread."""
+    """The notebook's bytes (read through :mod:`autograder.safefiles`), or why it is refused unread."""
     refused = _unreadable(path, limits)
     if refused:
         return None, refused
     name = path.name
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with open(fd, "rb") as handle:
-            return handle.read(int(limits.max_notebook_mb * _MB) + 1), None
+        return read_student_file(path.parent, name, max_bytes=int(limits.max_notebook_mb * _MB)), None
+    except UnsafeSubmission as unsafe:
+        return None, f"{name} is {unsafe.what}, not a notebook file; ask the student to submit the notebook itself"
     except OSError as error:
         return None, f"{name} cannot be read ({error.strerror})"
 

@@ -12,7 +12,7 @@ folder name (``submitted/<student>/``), whatever the intake path;
 :func:`name_problem` the one rule for any name a student chose (valid UTF-8,
 no control or direction characters).
 
-:func:`read_student_file` is the one way to read a single file a student
+:func:`read_student_file` (and :func:`open_student_file`, to stream one) is the one way to read a single file a student
 wrote (the exchange's ``submission_secret.txt``, a notebook): every folder on
 the way below a trusted root is opened with ``O_NOFOLLOW``, the file with
 ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO never blocks the reader), ``fstat`` decides
@@ -272,13 +272,15 @@ def open_student_folder(root: Path, *parts: str) -> int:
         raise
 
 
-def read_student_file(root: Path, *parts: str, max_bytes: int, owners: set[int] | None = None) -> bytes:
-    """The bytes of ``root/parts…`` (a file a student wrote), or :class:`UnsafeSubmission` saying why not.
+def open_student_file(root: Path, *parts: str, max_bytes: int, owners: set[int] | None = None) -> int:
+    """A descriptor of ``root/parts…`` (a file a student wrote), open for reading, or
+    :class:`UnsafeSubmission` saying why not.
 
     Never follows a link (in the file or in any folder below *root*), never
     blocks (a FIFO, a device), decides from ``fstat`` before reading: a
     regular file with one link, at most *max_bytes*, owned by one of *owners*
     when they are given. ``FileNotFoundError`` when it is not there (yet).
+    The caller reads at most *max_bytes* (a file may grow) and closes it.
     """
     *folders, name = parts
     relative = "/".join(map(printable, parts))
@@ -304,10 +306,24 @@ def read_student_file(root: Path, *parts: str, max_bytes: int, owners: set[int] 
         if owners is not None and st.st_uid not in owners:
             raise UnsafeSubmission(f"a file that belongs to uid {st.st_uid}, not to the student", relative,
                                    "submit again as yourself")
-        data = os.read(fd, max_bytes + 1)
-        if len(data) > max_bytes:   # grew since the fstat
-            raise UnsafeSubmission(f"a file of more than {max_bytes:,} bytes", relative, "submit again")
-        return data
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_student_file(root: Path, *parts: str, max_bytes: int, owners: set[int] | None = None) -> bytes:
+    """The bytes of ``root/parts…``, checked as :func:`open_student_file` checks it."""
+    fd = open_student_file(root, *parts, max_bytes=max_bytes, owners=owners)
+    try:
+        chunks, size = [], 0
+        while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:   # grew since the fstat
+                raise UnsafeSubmission(f"a file of more than {max_bytes:,} bytes", "/".join(map(printable, parts)),
+                                       "submit again")
+        return b"".join(chunks)
     finally:
         os.close(fd)
 

@@ -372,28 +372,29 @@ def copy_data_files(folder: str | os.PathLike | None, target: Path, limit: int |
     """
     import stat
 
+    from autograder.safefiles import UnsafeSubmission, open_student_file, student_entries
+
     copied, total, left_out = [], 0, []
     if not folder or not os.path.isdir(folder):
         return copied
-    with os.scandir(folder) as entries:
-        files = sorted((e for e in entries if e.is_file(follow_symlinks=False) and not e.name.endswith(".ipynb")),
-                       key=lambda e: e.name)
-    for entry in files:
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    files = [name for name, st in student_entries(Path(folder)) if stat.S_ISREG(st.st_mode) and not name.endswith(".ipynb")]
+    for name in files:
+        try:   # through safefiles: no link, no FIFO, checked after opening
+            fd = open_student_file(Path(folder), name, max_bytes=limit if limit is not None else 2**62)
+        except UnsafeSubmission:
+            left_out.append(name)
+            continue
         except OSError:
             continue
         with open(fd, "rb") as source:
             size = os.fstat(fd).st_size
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                continue
             if limit is not None and total + size > limit:
-                left_out.append(entry.name)
+                left_out.append(name)
                 continue
-            with open(target / entry.name, "xb") as copy:
+            with open(target / name, "xb") as copy:
                 shutil.copyfileobj(source, copy, 1 << 20)
         total += size
-        copied.append(entry.name)
+        copied.append(name)
     if left_out:
         EVENTS.append(f"the files beside the notebook do not fit in the sandbox's scratch space "
                       f"({limit // 2**20} MB): {', '.join(left_out)} left out")
