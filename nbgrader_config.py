@@ -155,5 +155,7 @@ c.InstantFeedback.assignments = ["01-linear-classifier", "02-signals", "03-backp
                                  "04-linear-network-by-hand", "05-mnist"]
 c.InstantFeedback.open_until = {}              # e.g. {"02-signals": "2026-03-08 23:59"} (UTC); none: no end
 c.InstantFeedback.max_gradings_per_hour = 3    # per student and assignment
+c.InstantFeedback.max_gradings_per_student = 6  # per student, all assignments together, in the same window
+c.InstantFeedback.max_concurrent_per_student = 1  # one student's gradings running at once (workers go round students)
 c.InstantFeedback.window_seconds = 3600        # the "hour" of the limit
 c.InstantFeedback.poll_seconds = 0.5           # how often inbound/ is looked at
