@@ -171,7 +171,8 @@ class Service:
         """New complete submissions into the journal. One folder can fail only itself: whatever it
         holds or raises, it is refused with a log line, marked, and the rest of the look goes on."""
         known = self.journal.known()
-        found, refused = exchange.waiting(self.config, set(self.policy.assignments), self._intake.allowed_uids)
+        found, refused = exchange.waiting(self.config, set(self.policy.assignments), self._intake.allowed_uids,
+                                          skip=known | self._bad)
         for name, reason in refused:
             self._refuse(name, reason)
         for item in found:

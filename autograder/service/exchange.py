@@ -101,7 +101,7 @@ def _read(folder: Path, name: str, owners: set[int] | None) -> tuple[str, tuple[
     return secret, notebooks
 
 
-def waiting(config: Config, assignments: set[str] | None = None, owners_of=None
+def waiting(config: Config, assignments: set[str] | None = None, owners_of=None, skip: set[str] = frozenset()
             ) -> tuple[list[Inbound], list[tuple[str, str]]]:
     """Complete submissions in the inbound folder, oldest first; and (name, why) of the folders refused.
 
@@ -111,6 +111,7 @@ def waiting(config: Config, assignments: set[str] | None = None, owners_of=None
     is not ``nbgrader submit``'s, or whose secret is not a plain small file
     (of the student's Unix user, when *owners_of*\ ``(student)`` gives the
     uids allowed), is refused; one still being written is looked at again.
+    Names in *skip* (already taken or refused) are not looked at.
     """
     folder = inbound_folder(config)
     found: list[Inbound] = []
@@ -121,7 +122,7 @@ def waiting(config: Config, assignments: set[str] | None = None, owners_of=None
         return found, refused
     for name in names:
         parts = parse_name(name)
-        if not parts or (assignments is not None and parts[1] not in assignments):
+        if not parts or (assignments is not None and parts[1] not in assignments) or name in skip:
             continue
         problem = name_problem(name)
         if problem:
