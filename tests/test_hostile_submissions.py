@@ -8,13 +8,14 @@ report, the gradebook and the graded notebooks.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 
 import nbformat
 import pytest
 
 from autograder.course import REPOSITORY
-from autograder.preprocessors.sandbox import bwrap_works
+from autograder.preprocessors.sandbox import bwrap_disables_userns, bwrap_works
 from tests.hostile.builder import ASSIGNMENT, HOSTILE_CELLS, graded_class
 
 pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
@@ -35,7 +36,6 @@ REASONS = {
     "h-output-flood": FLOOD_OUTCOMES,
     "h-sys-exit": "sys.exit",
     "h-os-exit": "kernel died",
-    "h-kill-parent": "outside its reach",
     "h-read-secrets": "import the grader",
     "h-write-outside": "outside its scratch folder",
     "h-network": "network",
@@ -91,6 +91,16 @@ def test_attacks_that_the_sandbox_stops_cost_nothing_else(graded, student):
     """The hostile cell fails or is stopped; every answer after it is still graded."""
     _, report, _, _ = graded
     assert result(report, student).score == 12
+
+
+def test_killing_its_parent_reaches_nothing_outside_the_sandbox(graded):
+    """The parent the kernel sees is outside its reach (the signal is refused), or, where a second bwrap
+    forbids user namespaces (as root), that bwrap's own init, which ignores it: the kernel runs on."""
+    _, report, _, _ = graded
+    entry = result(report, "h-kill-parent")
+    text = " ".join([entry.problem or ""] + entry.notes)
+    assert entry.score == 12 and "kernel died" not in text, text
+    assert "outside its reach" in text or (os.geteuid() == 0 and bwrap_disables_userns()), text
 
 
 def test_a_dead_kernel_costs_only_the_cells_after_it(graded):

@@ -142,8 +142,10 @@ if spec.get("inner"):   # as the kernel's user: a bwrap of its own that forbids 
 os.execv(command[0], command)
 """
 
-#: The second bwrap (root only): the same file system, a user namespace that cannot make another.
-INNER_BWRAP = ["--dev-bind", "/", "/", "--unshare-user", "--disable-userns", "--die-with-parent"]
+#: The second bwrap (root only): the same file system, a user namespace that cannot make another, and a
+#: PID namespace of its own, so the parent the kernel sees is this bwrap's init (which ignores its signals),
+#: never the bwrap the kernel's user could kill.
+INNER_BWRAP = ["--dev-bind", "/", "/", "--unshare-user", "--disable-userns", "--unshare-pid", "--die-with-parent"]
 
 
 @functools.lru_cache(maxsize=None)
