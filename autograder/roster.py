@@ -101,6 +101,7 @@ def _rows(path: Path) -> tuple[set[str], list[dict[str, str]]]:
         raise RosterError(f"{path.name} is larger than {MAX_BYTES // 2**20} MB; give the class list the LMS "
                           "exported (a .csv file)")
     raw = path.read_bytes()
+    text = raw.decode("latin-1")   # any bytes decode: the last resort
     for encoding in ("utf-8-sig", "cp1252"):   # Canvas writes a BOM; a spreadsheet may save Windows-1252
         try:
             text = raw.decode(encoding)
