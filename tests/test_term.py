@@ -306,3 +306,39 @@ def test_an_lms_export_without_a_roster_says_to_import_one(tmp_path, capsys):
         gradebook.update_or_create_student("amy")
     assert main(["export", "--format", "canvas", "--root", str(scratch.root)]) == 2
     assert "course roster import FILE" in capsys.readouterr().err
+
+
+# -- course serve -----------------------------------------------------------------------------
+
+@needs_sandbox
+def test_serve_grades_the_extended_student_after_the_class_deadline_as_on_time_and_another_as_late(tmp_path):
+    from datetime import timedelta, timezone
+
+    from tests.test_serve import Exchange, page_score
+
+    ex = Exchange(tmp_path, **{"PerDayPenalty.grace_minutes": 0.0})
+    due = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) - timedelta(minutes=1)
+    with ex.course.gradebook() as gradebook:   # the class's deadline has passed
+        gradebook.update_or_create_assignment(A, duedate=due)
+    extend.run(root=ex.course.root, assignment=A, student="amy", days=3, reason="medical", out=print)
+    own = due + timedelta(days=3)
+    ex.submit("amy", ex.solved())
+    ex.submit("bo", ex.solved())
+    log = ex.serve_once()
+
+    amy, bo = ex.latest_feedback("amy"), ex.latest_feedback("bo")
+    assert "grade kept" not in log
+    assert page_score(amy)[0] == 12 and penalty(ex.course, "amy") == 0
+    assert f"Your grade is your last submission before the deadline ({own:%Y-%m-%d %H:%M} UTC)" in amy
+    assert f"Your own deadline, with the extension you were given, is {own:%Y-%m-%d %H:%M} UTC" in amy
+    assert "it is your grade, with the late penalty" in bo and penalty(ex.course, "bo") == pytest.approx(1.2)
+    assert "extension" not in bo and f"{own:%Y-%m-%d %H:%M}" not in bo and "medical" not in amy + bo
+
+    # Instant feedback closes with the class's deadline: the extended student's window is still open.
+    ex.course.config.InstantFeedback.open_until = {A: due.strftime("%Y-%m-%d %H:%M:%S")}
+    ex.submit("amy", ex.mistaken())
+    ex.submit("cleo", ex.solved())
+    log = ex.serve_once()
+    assert "cleo 02-signals: closed" in log and ex.score("cleo") is None
+    assert "Instant feedback for 02-signals ended" in ex.latest_feedback("cleo")
+    assert page_score(ex.latest_feedback("amy"))[0] < 12 and ex.score("amy") < 12   # graded: her window is open
