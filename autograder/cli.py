@@ -204,6 +204,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     path = course.export_grades(Path(args.to), chosen if args.assignment else None)
     print(f"wrote {path}: {'assignment ' + args.assignment if args.assignment else 'every assignment'}, "
           "one row per student in the gradebook and assignment (no submission: score 0, as in nbgrader)")
+    from autograder.roster import missing_submissions
+
+    for assignment, students in missing_submissions(course, chosen).items():   # never a silent 0
+        print(f"missing in {assignment} ({len(students)} on the roster with no submission; 0 in nbgrader's CSV): "
+              f"{', '.join(students)}")
     for assignment in chosen:  # the per-cell CSVs, with the TA's manual grades as they are now
         if assignment in graded:
             print(f"wrote {write_cell_csv(course, assignment, course.root / f'grades-{assignment}-cells.csv')}")

@@ -157,3 +157,34 @@ def share_record(root: Path | str, other_root: Path | str) -> None:
         os.replace(target.with_suffix(".tmp"), target)
     elif target.exists():
         target.unlink()
+
+
+@dataclass(frozen=True)
+class StudentDeadline:
+    """One graded submission against its student's own deadline."""
+
+    student: str
+    due: datetime | None            # the student's own deadline
+    extension: Extension | None
+    submitted: datetime | None
+    seconds_late: float
+
+
+def class_deadlines(course, assignment: str) -> tuple[datetime | None, list[StudentDeadline]]:
+    """The assignment's due date and every graded submission against its student's own deadline."""
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    with course.gradebook() as gradebook:
+        try:
+            found = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return None, []
+        class_due = found.duedate
+        for submission in found.submissions:
+            student = submission.student.id
+            own = due_for(class_due, course.root, assignment, student)
+            late = max(0.0, (submission.timestamp - own).total_seconds()) if own and submission.timestamp else 0.0
+            rows.append(StudentDeadline(student, own, extension_for(course.root, assignment, student),
+                                        submission.timestamp, late))
+    return class_due, sorted(rows, key=lambda r: r.student)

@@ -266,3 +266,21 @@ def unrostered_warning(root: Path | str, students: list[str]) -> str | None:
         return None
     return (f"not on the roster ({len(outside)}): {', '.join(outside)}; graded and kept. Check the id "
             "(course roster lists the class) or import the class list again (course roster import FILE)")
+
+
+def missing_submissions(course, assignments: list[str]) -> dict[str, list[str]]:
+    """assignment → the rostered students with no submission of it in the gradebook (empty without a roster)."""
+    roster = load_roster(course.root)
+    if not roster:
+        return {}
+    from nbgrader.api import MissingEntry
+
+    missing = {}
+    with course.gradebook() as gradebook:
+        for assignment in assignments:
+            try:
+                handed_in = {s.student.id for s in gradebook.find_assignment(assignment).submissions}
+            except MissingEntry:
+                handed_in = set()
+            missing[assignment] = sorted(set(roster) - handed_in)
+    return {a: students for a, students in missing.items() if students}

@@ -342,3 +342,24 @@ def test_serve_grades_the_extended_student_after_the_class_deadline_as_on_time_a
     assert "cleo 02-signals: closed" in log and ex.score("cleo") is None
     assert "Instant feedback for 02-signals ended" in ex.latest_feedback("cleo")
     assert page_score(ex.latest_feedback("amy"))[0] < 12 and ex.score("amy") < 12   # graded: her window is open
+
+
+@needs_sandbox
+def test_the_report_counts_lateness_from_each_student_s_own_deadline(term, tmp_path):
+    from autograder.apps.report import write_report
+
+    scratch, _, _ = term
+    page = write_report(scratch.course, A, tmp_path / "named").read_text()
+    assert "Due 2026-03-01 23:59 UTC. Extensions in effect for 3 graded student(s); 2 submission(s) came after" in page
+    assert "<td>bo</td><td>2026-03-04 23:59 UTC</td><td>+3 day(s)</td><td>24.0 h</td>" in page
+    assert "<td>amy</td><td>2026-03-04 23:59 UTC</td><td>+3 day(s)</td><td>on time</td>" in page
+    assert "<td>cy</td><td>2026-03-03 23:59 UTC</td><td>+2 day(s) (standing)</td><td>on time</td>" in page
+    anonymous = write_report(scratch.course, A, tmp_path / "anonymous", anonymous=True).read_text()
+    assert "Extensions in effect for 3 graded student(s)" in anonymous and "<td>amy</td>" not in anonymous
+
+
+@needs_sandbox
+def test_nbgrader_s_own_export_names_the_rostered_students_with_no_submission(term, tmp_path, capsys):
+    scratch, _, _ = term
+    assert main(["export", A, "--root", str(scratch.course.root), "--to", str(tmp_path / "grades.csv")]) == 0
+    assert "missing in 02-signals (1 on the roster with no submission; 0 in nbgrader's CSV): fay" in capsys.readouterr().out
