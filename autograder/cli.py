@@ -215,13 +215,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_root(args: argparse.Namespace) -> Path:
+    """The TA's course folder for a command that only reads it: never created by a mistake."""
+    root = Path(args.root or grading_root()).expanduser()
+    if not (root / "nbgrader_config.py").is_file() and not (root / "gradebook.db").is_file():
+        raise UsageError(f"no course folder at {root}; import the class list or grade first, or give the folder "
+                         "with --root")
+    return root
+
+
 def cmd_roster(args: argparse.Namespace) -> int:
     from autograder.apps.roster import run
 
     if args.action not in (None, "import") or (args.action == "import") != bool(args.file):
         raise UsageError("write course roster to list the class, or course roster import FILE to import the "
                          "class list the LMS exported (a .csv file)")
-    root = prepare_grading_root(args.root or grading_root()) if args.file else Path(args.root or grading_root())
+    root = prepare_grading_root(args.root or grading_root()) if args.file else _existing_root(args)
     return run(root=root, file=args.file, id_column=args.id_column)
 
 
@@ -249,15 +258,14 @@ def cmd_extend(args: argparse.Namespace) -> int:
 def cmd_extensions(args: argparse.Namespace) -> int:
     from autograder.apps.extensions import run
 
-    return run(root=args.root or grading_root(), assignment=args.assignment)
+    return run(root=_existing_root(args), assignment=args.assignment)
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
     from autograder.apps.similarity import run
 
-    root = args.root or grading_root()
-    check_assignment(args.assignment, root)
-    return run(root=root, assignment=args.assignment, out_dir=args.out, top=args.top)
+    check_assignment(args.assignment, args.root or grading_root())
+    return run(root=_existing_root(args), assignment=args.assignment, out_dir=args.out, top=args.top)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

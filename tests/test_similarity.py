@@ -188,6 +188,7 @@ def test_any_bytes_in_a_notebook_cost_only_that_student(tmp_path):
 
 def test_the_command_says_what_to_do_without_submissions(tmp_path):
     scratch = ScratchCourse(tmp_path)
+    scratch.release(CODE)
     done = subprocess.run([sys.executable, "-m", "autograder", "similarity", CODE, "--root", str(scratch.root)],
                           capture_output=True, text=True, cwd=REPOSITORY)
     assert done.returncode == 2 and done.stderr.startswith("error: fewer than two submissions")

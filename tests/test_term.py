@@ -320,6 +320,8 @@ def test_serve_grades_the_extended_student_after_the_class_deadline_as_on_time_a
     due = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) - timedelta(minutes=1)
     with ex.course.gradebook() as gradebook:   # the class's deadline has passed
         gradebook.update_or_create_assignment(A, duedate=due)
+    (tmp_path / "canvas.csv").write_text(CANVAS_ROSTER)
+    roster_app.run(root=ex.course.root, file=str(tmp_path / "canvas.csv"), out=print)   # cleo is not on it
     extend.run(root=ex.course.root, assignment=A, student="amy", days=3, reason="medical", out=print)
     own = due + timedelta(days=3)
     ex.submit("amy", ex.solved())
@@ -340,6 +342,7 @@ def test_serve_grades_the_extended_student_after_the_class_deadline_as_on_time_a
     ex.submit("cleo", ex.solved())
     log = ex.serve_once()
     assert "cleo 02-signals: closed" in log and ex.score("cleo") is None
+    assert "warning: cleo is not on the roster (course roster); the submission is kept" in log
     assert "Instant feedback for 02-signals ended" in ex.latest_feedback("cleo")
     assert page_score(ex.latest_feedback("amy"))[0] < 12 and ex.score("amy") < 12   # graded: her window is open
 
@@ -363,3 +366,27 @@ def test_nbgrader_s_own_export_names_the_rostered_students_with_no_submission(te
     scratch, _, _ = term
     assert main(["export", A, "--root", str(scratch.course.root), "--to", str(tmp_path / "grades.csv")]) == 0
     assert "missing in 02-signals (1 on the roster with no submission; 0 in nbgrader's CSV): fay" in capsys.readouterr().out
+
+
+def test_lms_exports_keep_names_from_running_as_formulas_and_say_what_moodle_needs(tmp_path):
+    scratch = ScratchCourse(tmp_path / "course")
+    (tmp_path / "canvas.csv").write_text('Student,ID,SIS Login ID,Section\n"=HYPERLINK(1), Eve",7,eve,@lab\n')
+    roster_app.run(root=scratch.root, file=str(tmp_path / "canvas.csv"), out=print)
+    with scratch.course.gradebook() as gradebook:
+        gradebook.update_or_create_assignment(A)
+    lines, say = printed()
+    lms_export.run(root=scratch.root, format="canvas", to=tmp_path / "c.csv", assignments=[A], out=say)
+    lms_export.run(root=scratch.root, format="moodle", to=tmp_path / "m.csv", assignments=[A], out=say)
+    canvas = list(csv.reader(open(tmp_path / "c.csv")))
+    assert canvas[2][0] == "'=HYPERLINK(1), Eve" and canvas[2][4] == "'@lab"
+    assert list(csv.reader(open(tmp_path / "m.csv")))[1][1] == "'=HYPERLINK(1)"
+    assert any(line.startswith("warning: no email address for eve; Moodle's import finds students by Email")
+               for line in lines)
+
+
+def test_reading_commands_create_no_course_folder(tmp_path, capsys):
+    for command in (["roster"], ["extensions"], ["similarity", A]):
+        assert main([*command, "--root", str(tmp_path / "nowhere")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and all(e.startswith("error: no course folder") for e in errors)
+    assert not (tmp_path / "nowhere").exists()
