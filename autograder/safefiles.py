@@ -246,12 +246,18 @@ def unsafe_entries(folder: Path) -> list[str]:
 # -- reading one file a student wrote -------------------------------------------
 
 def open_student_folder(root: Path, *parts: str) -> int:
-    """A descriptor of ``root/parts…``: *root* is trusted, every part below it must be a real folder.
+    """A descriptor of ``root/parts…``: the path to *root* is trusted, *root* itself and every part
+    below it must be a real folder.
 
     Raises :class:`UnsafeSubmission` for a part that is a link or not a folder,
     ``FileNotFoundError`` for one that is not there (yet).
     """
-    fd = os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    try:
+        fd = os.open(root, _DIR_FLAGS | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as error:   # ELOOP or ENOTDIR
+        raise UnsafeSubmission("a link instead of a folder", printable(Path(root).name), "submit again") from error
     try:
         for index, part in enumerate(parts):
             if name_problem(part) or part in ("", ".", "..") or "/" in part:
@@ -313,7 +319,8 @@ def open_student_file(root: Path, *parts: str, max_bytes: int, owners: set[int] 
 
 
 def read_student_file(root: Path, *parts: str, max_bytes: int, owners: set[int] | None = None) -> bytes:
-    """The bytes of ``root/parts…``, checked as :func:`open_student_file` checks it."""
+    """The bytes of ``root/parts…``, checked as :func:`open_student_file` checks it (``course serve``'s
+    scan, preflight, ``course similarity``)."""
     fd = open_student_file(root, *parts, max_bytes=max_bytes, owners=owners)
     try:
         chunks, size = [], 0
