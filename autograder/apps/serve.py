@@ -7,8 +7,10 @@ then, oldest first:
 
 1. a later submission of the same student and assignment *supersedes* a
    waiting one (only the latest is graded; the earlier gets a short notice);
-2. a student over ``max_gradings_per_hour`` waits (*deferred*) and at once
-   gets a notice saying when it will be graded;
+2. a student over ``max_gradings_per_hour`` (or ``max_gradings_per_student``,
+   all assignments together) waits (*deferred*) and at once gets a notice
+   saying when it will be graded; workers go round the students (fair share,
+   :meth:`autograder.service.policy.InstantFeedback.fair_order`);
 3. otherwise a worker collects it with nbgrader's ``ExchangeCollect`` and
    grades it with :func:`autograder.pipeline.grade_submission` — the
    sandboxed autograde and feedback of ``course grade``, with the course's keys;
