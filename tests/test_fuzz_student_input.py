@@ -49,7 +49,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder.apps.serve import Service
-from autograder.intake import REFUSED, intake
+from autograder.intake import intake
 from autograder.plugins.lms import ArchiveRefused, SafeExtractor
 from autograder.preflight import inspect_notebook
 from autograder.preprocessors.feedback import redact_output, withhold_after_hidden
