@@ -100,7 +100,7 @@ def inbound_names(draw) -> bytes:
     stamp = draw(st.sampled_from([b"2026-01-05 10:00:00.000000 UTC", b"not a time", b"9999-99-99", b""]))
     tail = draw(st.one_of(st.just(b""), st.binary(max_size=8).map(lambda b: b"+" + b.replace(b"/", b"_"))))
     name = student.replace(b"/", b"_").replace(b"\0", b"_") + b"+" + A.encode() + b"+" + stamp + tail
-    return name[:255] or b"x"
+    return name.replace(b"\0", b"_")[:255] or b"x"   # a file name can hold any byte but "/" and NUL
 
 
 def make(path: Path, kind: str, canary: Path) -> None:
