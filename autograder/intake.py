@@ -277,11 +277,11 @@ def _from_folder(course: Course, assignment: str, source: Path, settings: Course
         if name in IGNORED_PARTS:
             continue
         if stat.S_ISREG(st.st_mode):
-            notes.setdefault(INTAKE, []).append(f"file outside any student folder not graded: {name}")
+            notes.setdefault(INTAKE, []).append(f"file outside any student folder not graded: {printable(name)}")
             continue
         problem = student_id_problem(name)
         if problem:
-            notes.setdefault(INTAKE, []).append(f"folder {name!r} not graded: {problem}; rename it")
+            notes.setdefault(INTAKE, []).append(f"folder {printable(name)!r} not graded: {problem}; rename it")
             continue
         target = course.path("submitted", name, assignment)
         kept = target.is_dir()
@@ -293,7 +293,7 @@ def _from_folder(course: Course, assignment: str, source: Path, settings: Course
         found = notes.setdefault(name, [])
         took_whole = not (inner.is_dir() or inner.is_symlink())
         if took_whole:
-            others = [p.name for p in student_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+            others = [printable(p.name) for p in student_dir.iterdir() if p.is_dir() and not p.is_symlink()]
             found += [f"no {assignment}/ folder: took the student's folder as it is"] + (
                 [f"other folders: {', '.join(others)}"] if others else [])
         folder = student_dir if took_whole else inner
