@@ -14,6 +14,13 @@ size of the values. So a float32 answer passes wherever the float64 one does,
 and a value that is merely tiny (σ(−745) = 5e-324 next to 7e-218) is judged
 against the size of the numbers around it, not by absolute nonsense.
 
+**The precision floor** (:data:`FLOOR`): no answer is judged more loosely than
+float32 allows, whatever its own dtype. A float16 answer (or any coarser one)
+is converted and judged at float32's tolerance; when it misses, the message
+says to compute in float32 or float64. Values the deck gives exactly (typed
+book values, integers) are judged at the decimals the exercise states: the
+key passes ``ulps=0`` so that only its own tolerance counts.
+
 Every helper raises :class:`WrongAnswer` (an ``AssertionError``).
 """
 
@@ -71,6 +78,9 @@ BANDS = (
 #: Units in the last place a correct answer may be off by, after an ordinary computation.
 ULPS = 100
 
+#: The coarsest precision any answer is judged at: an answer in a coarser type (float16) gets float32's tolerance.
+FLOOR = np.dtype(np.float32)
+
 
 def precision_of(actual: Any) -> np.dtype:
     """The floating-point type *actual* was recorded in (float64 for Python numbers and integers)."""
@@ -86,20 +96,35 @@ def tolerances(actual: Any, expected: Any, rtol: float, atol: float, *, precisio
     """The (rtol, atol) a check applies: the key's own, loosened to what the numbers can hold.
 
     The precision is the coarser of the answer's dtype and *precision* (a dtype
-    the key accepts, e.g. ``np.float32``); ``eps`` is its machine epsilon.
+    the key accepts, e.g. ``np.float32``), but never coarser than :data:`FLOOR`
+    (a float16 answer is judged as if it were float32); ``eps`` is its machine
+    epsilon. ``ulps=0`` leaves the key's own tolerances alone (exact values).
     rtol is at least ``ulps · eps`` and atol at least ``ulps · eps · scale``,
     where *scale* is the size of the values the check is about (by default the
     largest finite ``|expected|``). For float64 answers that changes nothing in
     practice (2e-14 relative); for float32 it is about 1e-5.
     """
-    eps = float(np.finfo(precision_of(actual)).eps)
+    floor = float(np.finfo(FLOOR).eps)
+    eps = min(float(np.finfo(precision_of(actual)).eps), floor)
     if precision is not None:
-        eps = max(eps, float(np.finfo(np.dtype(precision)).eps))
+        eps = max(eps, min(float(np.finfo(np.dtype(precision)).eps), floor))
     if scale is None:
         values = np.abs(np.asarray(expected, dtype=float))
         values = values[np.isfinite(values)]
         scale = float(values.max()) if values.size else 0.0
     return max(rtol, ulps * eps), max(atol, ulps * eps * float(scale))
+
+
+def below_floor(actual: Any) -> bool:
+    """Whether *actual* was recorded in a type coarser than :data:`FLOOR` (float16)."""
+    return precision_of(actual).itemsize < FLOOR.itemsize
+
+
+def _precision_hint(actual: Any) -> str:
+    if not below_floor(actual):
+        return ""
+    return (f" It was computed in {precision_of(actual)}, which holds about 3 significant digits; answers are "
+            "judged at float32's precision or finer, so compute in float32 or float64 (NumPy's default).")
 
 
 def how_far(actual: float, expected: float) -> str:
@@ -166,7 +191,7 @@ def expect_shape(actual: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 
 def agrees(actual: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9, precision: Any = None,
-           scale: float | None = None) -> bool:
+           scale: float | None = None, ulps: float = ULPS) -> bool:
     """True when *actual* has *expected*'s shape and matches it within :func:`tolerances` (never raises)."""
     try:
         array = np.asarray(actual, dtype=float)
@@ -175,7 +200,7 @@ def agrees(actual: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9
     target = np.asarray(expected, dtype=float)
     if array.shape != target.shape or not np.all(np.isfinite(array)):
         return False
-    rtol, atol = tolerances(actual, target, rtol, atol, precision=precision, scale=scale)
+    rtol, atol = tolerances(actual, target, rtol, atol, precision=precision, scale=scale, ulps=ulps)
     return bool(np.all(_close(array, target, rtol, atol)))
 
 
@@ -190,12 +215,13 @@ def expect_close(
     hint: str = "",
     precision: Any = None,
     scale: float | None = None,
+    ulps: float = ULPS,
 ) -> None:
     """Check *actual* against *expected* (scalars or arrays) within tolerances.
 
     *rtol* and *atol* are the key's tolerances; :func:`tolerances` loosens them
     to what the answer's precision (its dtype, or *precision*) can hold at the
-    size *scale* of the values. ``mistakes`` maps a description of a typical
+    size *scale* of the values (``ulps=0``: exactly the key's). ``mistakes`` maps a description of a typical
     mistake to the value that mistake produces; when *actual* matches one of
     them, the message names it.
     """
@@ -205,10 +231,11 @@ def expect_close(
         bad = np.argwhere(~np.isfinite(array))
         where = f" at {_index_text(bad)}" if array.ndim else ""
         raise WrongAnswer(f"{name}: contains nan or inf{where}. {hint}".rstrip())
-    rtol, atol = tolerances(actual, expected, rtol, atol, precision=precision, scale=scale)
+    rtol, atol = tolerances(actual, expected, rtol, atol, precision=precision, scale=scale, ulps=ulps)
     ok = _close(array, expected, rtol, atol)
     if np.all(ok):
         return
+    hint = (hint + _precision_hint(actual)).strip()
     for description, value in (mistakes or {}).items():
         value = np.asarray(value, dtype=float)
         if value.shape == array.shape and np.all(_close(array, value, rtol, atol)):
