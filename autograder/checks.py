@@ -2,10 +2,12 @@
 
 An answer key compares a student's recorded value with the expected one. When
 they differ, the message goes into the student's feedback, so it says *what*
-is wrong (type, shape, which entries, which way and roughly how far, a known
-mistake it looks like) and never prints the expected value itself, nor a
-figure from which it could be rebuilt: "how far" is one of three coarse
-bands, in words (:data:`BANDS`).
+is wrong (type, shape, which entries, roughly how far, a known mistake it
+looks like) and never prints the expected value itself, nor a figure from
+which it could be rebuilt: "how far" is one of three coarse bands, in words
+(:data:`BANDS`), for the worst entry of an array. A single number is told
+only that it is wrong (or has the wrong sign, or matches a named mistake):
+see :func:`scalar_difference`.
 
 Tolerances follow the numbers (:func:`tolerances`): never tighter than a few
 hundred units in the last place of the precision the student's answer was
@@ -145,6 +147,20 @@ def how_far(actual: float, expected: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def scalar_difference(actual: float, expected: float) -> str:
+    """What a wrong single number is told: its sign when that is wrong, and otherwise only that it is wrong.
+
+    No direction and no band: "too large"/"too small", or a band whose edge sits at a fixed fraction of the
+    hidden value, would let a student find that value by resubmitting (bisection: about 20 gradings). Told only
+    "wrong", each grading rules out the values within the tolerance of the one submitted, so recovering a value
+    known to ±10% takes 0.1·|value| / tolerance gradings (README, "Hidden checks stay hidden").
+    """
+    if expected != 0 and actual != 0 and np.sign(actual) != np.sign(expected):
+        return "the value has the wrong sign."
+    return ("the value is not the expected one. Check the formula step by step; a number typed from the text must "
+            "have the decimals the exercise asks for.")
+
+
 def _band_word(deviation: float) -> str:
     return next(f"{word} off ({band})" for limit, word, band in BANDS if deviation <= limit)
 
@@ -250,10 +266,7 @@ def expect_close(
 def _describe_difference(array: np.ndarray, expected: np.ndarray, ok: np.ndarray, rtol: float, atol: float) -> str:
     """What is off, in words: direction and band for a number; which entries, and how badly, for an array."""
     if array.ndim == 0:
-        text = f"the value {how_far(array, expected)}."
-        if text.startswith("the value is slightly"):
-            text += " If you typed a rounded number, let Python compute it instead."
-        return text
+        return scalar_difference(float(array), float(expected))
     wrong = np.argwhere(~ok)
     text = f"{len(wrong)} of {array.size} entries are off (at {_index_text(wrong)})"
     if np.all(_close(np.sort(array, axis=None), np.sort(expected, axis=None), rtol, atol)):
