@@ -2,14 +2,17 @@
 
 One test per graded cell (``test_<grade_id>``); ``answer`` holds what the cell
 recorded: raw values only (arrays, weights, labels). Every statistic and
-comparison is made here: the spread of the starting weights from the weights
-themselves, the changes ``train`` made from the weights before and after,
-and the trained network's answers from its own recorded weights. The time
-the training took is the grader's measurement of the cell, never the
-kernel's. Hidden inputs are regenerated from the cells' seeds; expected values
-come from :mod:`autograder.reference.network`, and the held-back digits (in
-the order this grading process gave the kernel) and their labels from
-:mod:`autograder.reference.exam`, in the grader's process only.
+comparison is made here: the distribution of the starting weights from the
+weights themselves (a goodness-of-fit test), the changes ``train`` made from
+the weights before and after, and the trained network from a replay of its
+training: the key trains the reference network from the start the graded cell
+sets, on the training digits in the order this grading process drew, accepts
+the student's weights only when they match that replay, and scores those
+weights on the held-back digits itself. The time the training took is the
+grader's measurement of every cell up to the graded one, never the kernel's.
+Hidden inputs are regenerated from the cells' seeds; expected values come from
+:mod:`autograder.reference.network`, the digits, their order and the held-back
+labels from :mod:`autograder.reference.exam`, in the grader's process only.
 
 Tolerances accept any floating-point precision a student may choose: every
 comparison of computed values allows well over the rounding of a float32
