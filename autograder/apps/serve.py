@@ -204,7 +204,12 @@ class Service:
                 break
             if (entry.student, entry.assignment) in busy:
                 continue
-            slot = self.policy.next_slot(self.journal.grading_starts(entry.student, entry.assignment), now)
+            starts = self.journal.grading_starts(entry.student, entry.assignment)
+            if self.policy.used_up(len(starts)):
+                self._notice(entry, "closed", notices.used_up(entry.assignment,
+                                                              self.policy.max_gradings_per_assignment), final=True)
+                continue
+            slot = self.policy.next_slot(starts, now)
             if slot is not None:
                 if entry.state != "deferred" or entry.not_before != slot:
                     self.journal.update(entry.name, "deferred", notices.when(slot), state="deferred", not_before=slot)

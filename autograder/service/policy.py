@@ -6,6 +6,10 @@ A submission gets instant feedback when its assignment is listed in
 ``max_gradings_per_hour`` times per assignment in any ``window_seconds``
 (an hour unless a test shortens it); a submission over the limit waits in
 the queue until the oldest grading in the window is ``window_seconds`` old.
+After ``max_gradings_per_assignment`` instant gradings of one assignment a
+student's later submissions are kept for the course staff, as after
+``open_until``: the total bounds how many answers a search for a hidden value
+can try (README, "Hidden checks stay hidden").
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ class InstantFeedback(Configurable):
                            "feedback; later ones are left for the TA. Missing: no end.").tag(config=True)
     max_gradings_per_hour = Int(3, help="Gradings per student and assignment within window_seconds.").tag(config=True)
     window_seconds = Float(3600.0, help="The rate-limit window (an hour).").tag(config=True)
+    max_gradings_per_assignment = Int(
+        60, help="Instant gradings per student and assignment in all (0: no total); later submissions are kept "
+                 "and graded by the course staff.").tag(config=True)
     poll_seconds = Float(0.5, help="How often the exchange's inbound folder is looked at.").tag(config=True)
 
     def is_listed(self, assignment: str) -> bool:
@@ -43,6 +50,10 @@ class InstantFeedback(Configurable):
     def is_open(self, assignment: str, submitted: datetime) -> bool:
         closes = self.closes(assignment)
         return closes is None or submitted <= closes
+
+    def used_up(self, gradings: int) -> bool:
+        """Whether a student who has had *gradings* instant gradings of an assignment may have no more."""
+        return 0 < self.max_gradings_per_assignment <= gradings
 
     def next_slot(self, recent: list[float], now: float) -> float | None:
         """When the next grading may start (epoch seconds), or None if it may start now.
