@@ -249,6 +249,10 @@ class Service:
             for entry in queue[student]:
                 if (entry.student, entry.assignment) in busy:
                     continue
+                if self.policy.used_up(len(self.journal.grading_starts(entry.student, entry.assignment))):
+                    self._notice(entry, "closed", notices.used_up(entry.assignment,
+                                                                  self.policy.max_gradings_per_assignment), final=True)
+                    continue
                 if self._held_back(entry, starts[student], now):
                     continue
                 if running.get(student, 0) >= self.policy.max_concurrent_per_student:

@@ -67,6 +67,14 @@ def closed(assignment: str, closes: datetime) -> str:
         "and will be graded by the course staff; the feedback comes with the rest of the class."])
 
 
+def used_up(assignment: str, total: int) -> str:
+    return page(f"{assignment}: no instant gradings left", [
+        f"You have had {total} instant gradings of {assignment}, the most the course allows for one assignment. "
+        "Your submission is kept and will be graded by the course staff; the feedback comes with the rest of the "
+        "class.",
+        "Use the visible checks in the notebook (Validate) to test further changes."])
+
+
 def not_graded(assignment: str, problem: str) -> str:
     return page(f"{assignment}: this submission could not be graded", [
         problem, "Nothing else was changed. Fix the notebook (Kernel → Restart Kernel and Run All Cells, then "
