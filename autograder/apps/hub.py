@@ -105,14 +105,18 @@ class Accounts:
             subprocess.run(["chpasswd"], input=f"{login}:{account.password}\n", text=True, check=True)
             self.accounts.append(account)
 
-    def remove(self) -> None:
-        """Stop every process of the demo accounts (their servers, kernels), then remove them."""
+    def stop_servers(self) -> None:
+        """Stop every process of the demo accounts: their notebook servers and kernels."""
         for account in self.accounts:
             try:
-                uid = pwd.getpwnam(account.login).pw_uid
+                stop_processes_of(pwd.getpwnam(account.login).pw_uid)
             except KeyError:
-                continue
-            stop_processes_of(uid)
+                pass
+
+    def remove(self) -> None:
+        """Remove the demo accounts, their homes and their groups."""
+        self.stop_servers()
+        for account in self.accounts:
             subprocess.run(["userdel", "--remove", account.login], capture_output=True)
         for group in (self.student_group, self.ta_group):
             if _exists(grp.getgrnam, group):
@@ -351,6 +355,7 @@ class Trial:
         self.stop_hub()
         self.stop_serve()
         self._stop_formgrader()
+        self.accounts.stop_servers()     # the students' servers outlive a hub restart, not the trial
         if self.keep:
             return
         self.accounts.remove()
