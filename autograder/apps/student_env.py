@@ -33,11 +33,15 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 #: nbgrader's server extensions for instructors only (nbgrader's docs disable them for students).
 INSTRUCTOR_EXTENSIONS = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
 SERVER_CONFIG = "etc/jupyter/jupyter_server_config.d/zz-nn-course-student.json"
+#: JupyterLab's settings for every student: no news or update pop-ups reaching for the internet.
+LAB_OVERRIDES = "share/jupyter/lab/settings/overrides.json"
+LAB_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def _stamp(wheel: Path) -> str:
     digest = hashlib.sha256(wheel.read_bytes())
     digest.update(installed_version("jupyterhub").encode())
+    digest.update(json.dumps(LAB_SETTINGS, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -94,6 +98,9 @@ def build(*, prefix: Path = DEFAULT_PREFIX, wheel: Path, python: Path = SYSTEM_P
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(json.dumps({"ServerApp": {"jpserver_extensions": {e: False for e in INSTRUCTOR_EXTENSIONS}}},
                                  indent=2) + "\n")
+    overrides = prefix / LAB_OVERRIDES
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(json.dumps(LAB_SETTINGS, indent=2) + "\n")
     _readable_by_all(prefix)
     (prefix / ".nn-course-stamp").write_text(_stamp(wheel) + "\n")
     return prefix
