@@ -148,6 +148,7 @@ def kernel_idle(page, timeout: int = 180_000) -> None:
 
 def type_into_cell(page, index: int, text: str, markdown: bool = False) -> None:
     """Click into the cell's editor, select all, and type the answer (as inserted text: no auto-indent)."""
+    accept_kernel_choice(page)
     cell = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell").nth(index)
     cell.scroll_into_view_if_needed()
     if markdown:
@@ -159,6 +160,7 @@ def type_into_cell(page, index: int, text: str, markdown: bool = False) -> None:
 
 
 def run_all_and_save(page) -> None:
+    accept_kernel_choice(page)
     page.get_by_role("menuitem", name="Run").click()
     page.get_by_text("Run All Cells", exact=True).click()
     time.sleep(2)
@@ -350,7 +352,10 @@ def test_a_ta_grades_a_written_answer_in_formgrader_through_the_hub_and_export_h
 
     with Course(hub.grading_root).gradebook() as gradebook:
         submission = gradebook.find_submission_notebook("backprop_errors", WRITTEN, student.login).id
-    formgrader.goto(f"{hub.formgrader_url}/submission/{submission}")
+    opened = formgrader.goto(f"{hub.formgrader_url}/submissions/{submission}")
+    if not opened.ok:
+        log = (hub.state / "hub.log").read_text(errors="replace")[-4000:]
+        pytest.fail(f"formgrader answered {opened.status} for the submission; the hub's log ends:\n{log}")
     formgrader.wait_for_selector("input.score#normalisation_answer", timeout=60_000)
     assert "Rubric for" in formgrader.inner_text("body") and "normalisation_answer" in formgrader.inner_text("body")
     assert WRITTEN_ANSWER[:40] in formgrader.inner_text("body")
