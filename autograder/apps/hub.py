@@ -421,8 +421,17 @@ def _listening_on(port: int) -> list[int]:
 
 
 def run(*, trial: bool, keep: bool = False, prefix: str = "nn-trial", assignments: list[str] | None = None,
-        port: int = 8000, state: str | None = None, student_env_prefix: str = str(student_env.DEFAULT_PREFIX)) -> int:
-    """``course hub --trial``: up, print the accounts, wait for Ctrl-C or SIGTERM, down."""
+        port: int = 8000, state: str | None = None, student_env_prefix: str = str(student_env.DEFAULT_PREFIX),
+        student_env_only: bool = False) -> int:
+    """``course hub --trial``: up, print the accounts, wait for Ctrl-C or SIGTERM, down.
+
+    ``student_env_only``: build (or bring up to date) the student environment, and stop there.
+    """
+    if student_env_only:
+        with tempfile.TemporaryDirectory() as dist:
+            prefix = student_env.build(prefix=Path(student_env_prefix), wheel=build_wheel(dist))
+        print(f"student environment ready: {prefix} (the hub starts {student_env.singleuser(prefix)})")
+        return 0
     if not trial:
         raise UsageError("course hub runs a local trial only (--trial); a real hub is deployed as the README's "
                          "'The course on a JupyterHub' describes, with deploy/jupyterhub/jupyterhub_config.py")
@@ -463,6 +472,9 @@ def add_parser(sub) -> None:
     p.add_argument("--state", default=None, help="the folder for everything the trial makes (default: a new one in /tmp)")
     p.add_argument("--student-env", default=str(student_env.DEFAULT_PREFIX),
                    help="where the student environment is built (every account must reach it)")
+    p.add_argument("--student-env-only", action="store_true",
+                   help="only build (or update) the student environment, for a real deployment")
     p.set_defaults(func=lambda args: run(trial=args.trial, keep=args.keep, prefix=args.prefix,
                                          assignments=args.release, port=args.port, state=args.state,
-                                         student_env_prefix=args.student_env))
+                                         student_env_prefix=args.student_env,
+                                         student_env_only=args.student_env_only))
