@@ -35,9 +35,13 @@ class Released:
                 f"(or: nbgrader fetch_assignment --course {self.course_id} {self.assignment})")
 
 
-def _check_exchange(exchange: Path) -> None:
+def _prepare_exchange(exchange: Path) -> None:
+    """The exchange root as nbgrader wants it (0777), with the sticky bit (see :func:`protect`)."""
     if not exchange.parent.is_dir():
         raise UsageError(f"no folder {exchange.parent} for the exchange {exchange}; create it or pass --exchange")
+    if not exchange.exists():
+        exchange.mkdir()
+        os.chmod(exchange, 0o1777)
 
 
 def protect(exchange: Path, course_id: str) -> None:
@@ -68,7 +72,7 @@ def run(*, assignment: str, root: str | None = None, exchange: str | None = None
     overrides: dict = {}
     if exchange:
         exchange_root = Path(exchange).expanduser().resolve()
-        _check_exchange(exchange_root)
+        _prepare_exchange(exchange_root)
         overrides["Exchange.root"] = str(exchange_root)
     course = Course(prepare_grading_root(root), **overrides)
     from autograder.release_changes import check_can_grade
