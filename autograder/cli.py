@@ -20,6 +20,8 @@ the instructor's (generate, check) in this repository.
     course student-package              build the wheel students install (exercises only)
     course lab [FOLDER] [LAB OPTIONS]   open JupyterLab, with nbgrader's instructor tools
     course validate NOTEBOOK ...        run a notebook's visible checks before submitting
+    course release ASSIGNMENT           generate it in the TA folder and release it on the exchange (TA)
+    course hub --trial                  the course on a local JupyterHub with demo accounts (instructor)
 """
 
 from __future__ import annotations
@@ -447,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a notebook runs and passes its visible checks (student)")
     p.add_argument("notebooks", nargs="+")
     p.set_defaults(func=cmd_validate)
+    from autograder.apps import hub, release
+
+    release.add_parser(sub)
+    hub.add_parser(sub)
     return parser
 
 
