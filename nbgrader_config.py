@@ -99,6 +99,9 @@ c.GenerateFeedback.preprocessors = [
     "autograder.preprocessors.rubric.RemoveRubric",
     "autograder.preprocessors.feedback.HonestScores",
     "autograder.preprocessors.sanitize.SanitizeStudentContent",
+    # After sanitising: each cell's verdict first (the rest folded away), TeX typeset as MathML.
+    "autograder.preprocessors.verdicts_first.VerdictsFirst",
+    "autograder.preprocessors.typeset.TypesetMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.GenerateFeedback.exporter_class = "autograder.feedback_page.FeedbackExporter"
