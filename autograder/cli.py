@@ -16,7 +16,7 @@ the instructor's (generate, check) in this repository.
     course lab [FOLDER] [LAB OPTIONS]   open JupyterLab, with nbgrader's instructor tools
     course validate NOTEBOOK ...        run a notebook's visible checks before submitting
 
-Exit codes: 0 done; 1 `check` found a problem, or `validate` a failing check;
+Exit codes: 0 done; 1 `check` found a problem (`validate`: nbgrader's own code);
 2 a mistake on the command line or a course folder that cannot be used (one
 line says what to do, nothing is written); 3 `grade` graded the class but
 some submissions failed (each is listed with its reason, and gets a feedback
