@@ -84,6 +84,11 @@ def test_one_step_after_manual_grading_recomputes_the_penalty_feedback_and_csv(t
         autograded, penalty_before = before.score, before.late_submission_penalty
     assert penalty_before == pytest.approx(round(autograded * 0.2, 2))
     assert "awaiting grading" in page_text(feedback_page(course, "lee").read_text())
+    from autograder.insight import class_results
+
+    before_report = class_results(course, ASSIGNMENT)
+    assert before_report.pending == {"lee": sum(MANUAL.values())}   # pending, not 0
+    assert before_report.scores["lee"] == pytest.approx(autograded - penalty_before)   # after the penalty
 
     grade_by_hand(course, "lee", MANUAL)
     lines: list[str] = []
@@ -96,6 +101,8 @@ def test_one_step_after_manual_grading_recomputes_the_penalty_feedback_and_csv(t
     assert float(row["late_submission_penalty"]) == pytest.approx(expected_penalty)
     assert float(row["score"]) == pytest.approx(final - expected_penalty)
     assert row["problem"] == ""
+    after_report = class_results(course, ASSIGNMENT)   # the report's score is the CSV's
+    assert after_report.pending == {} and after_report.scores["lee"] == pytest.approx(float(row["score"]))
     assert any("lee" in line and "recomputed" in line for line in lines), lines
 
     text = page_text(feedback_page(course, "lee").read_text().split("<body", 1)[1], " ")
