@@ -100,7 +100,8 @@ class _NbgraderNoise(logging.Filter):
     """
 
     PREFIXES = ("Attribute 'checksum' for cell", "Released assignments:", "Removing existing assignment:",
-                "Config option `display_data_priority` not recognized", "Alternative text is missing")
+                "Config option `display_data_priority` not recognized", "Alternative text is missing",
+                "Late submission penalty:")   # GetGrades, on every late page: the CSV and the page say it
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith(self.PREFIXES)

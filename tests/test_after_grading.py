@@ -87,7 +87,7 @@ def test_one_step_after_manual_grading_recomputes_the_penalty_feedback_and_csv(t
     from autograder.insight import class_results
 
     before_report = class_results(course, ASSIGNMENT)
-    assert before_report.pending == {"lee": sum(MANUAL.values())}   # pending, not 0
+    assert before_report.pending == {"lee": 5.0}   # both written answers (2 + 3 points): pending, not 0
     assert before_report.scores["lee"] == pytest.approx(autograded - penalty_before)   # after the penalty
 
     grade_by_hand(course, "lee", MANUAL)

@@ -217,6 +217,8 @@ def test_the_feedback_page_of_a_hostile_submission_is_inert(graded, browser):
     page.goto(url)
     page.wait_for_load_state("load")
     assert_students_work_visible(page)
+    for fold in page.locator("details > summary").all():   # what the checks printed is folded: open it
+        fold.click()
     assert page.get_by_text("a line of hidden test code was removed").first.is_visible()
     page.locator(".cell", has_text="mallory's plot").locator(".output_png img").first.evaluate(
         "img => img.scrollIntoView({block: 'center'})")
