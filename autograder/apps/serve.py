@@ -315,8 +315,8 @@ class Service:
             values["state"] = "closed" if kind in ("closed", "refused", "not-instant") else kind
             values["released"] = time.time()
         self.journal.update(entry.name, f"notice:{kind}", **values)
-        if line:
-            self._say(f"{entry.student} {entry.assignment}: {line}")
+        if line:   # "amy 02-signals received, …": the "student assignment:" line stays the graded one
+            self._say(f"{entry.student} {entry.assignment} {line}")
         elif kind == "not-instant":
             self._say(f"{entry.student} {entry.assignment}: not open for instant feedback (not in "
                       "c.InstantFeedback.assignments); kept in inbound/ for `course grade`, the student was told")
