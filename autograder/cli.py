@@ -9,6 +9,12 @@ the instructor's (generate, check) in this repository.
     course grade ASSIGNMENT SUBMISSIONS grade a folder or LMS zip of submissions (TA)
     course finish [ASSIGNMENT]          after manual grading: penalties, feedback, CSVs again (TA)
     course export [ASSIGNMENT]          the same step, writing the grades CSV where --to says (TA)
+    course export --format canvas|moodle  the grades in the LMS's own import format (TA)
+    course roster [import FILE]         the class list; import it from a Canvas or Moodle CSV (TA)
+    course due ASSIGNMENT [WHEN]        the assignment's deadline (TA)
+    course extend ASSIGNMENT STUDENT --days N [--reason TEXT]   one student's extension (--all: every assignment)
+    course extensions [ASSIGNMENT]      every extension granted, with each student's own deadline (TA)
+    course similarity ASSIGNMENT        pairs of submissions that look copied: a page and a CSV (instructor, TA)
     course serve [--once]               instant feedback: grade each exchange submission as it arrives (TA)
     course report ASSIGNMENT            what the class got wrong: plots and CSVs (instructor, TA)
     course demo                         the whole pipeline on a small demo class
@@ -204,11 +210,74 @@ def cmd_export(args: argparse.Namespace) -> int:
     from autograder.apps.finish import run
 
     # the after-grading step: penalties on the final scores and fresh feedback before any CSV
-    return run(root=args.root or grading_root(), assignment=args.assignment, to=args.to, db_url=args.db_url,
+    lms = getattr(args, "format", "nbgrader") != "nbgrader"
+    root = args.root or grading_root()
+    code = run(root=root, assignment=args.assignment, to=None if lms else args.to, db_url=args.db_url,
                release=getattr(args, "release", False))
+    if lms:   # then the LMS's own grade import file, from the same final numbers
+        from autograder.apps.lms_export import run as lms_export
+
+        done = lms_export(root=Path(root).expanduser().resolve(), format=args.format,
+                          to=args.to if args.to != "grades.csv" else None,
+                          assignments=[args.assignment] if args.assignment else None)
+        code = code or done
+    return code
 
 
 cmd_finish = cmd_export
+
+
+def _existing_root(args: argparse.Namespace) -> Path:
+    """The TA's course folder for a command that only reads it: never created by a mistake."""
+    root = Path(args.root or grading_root()).expanduser()
+    if not (root / "nbgrader_config.py").is_file() and not (root / "gradebook.db").is_file():
+        raise UsageError(f"no course folder at {root}; import the class list or grade first, or give the folder "
+                         "with --root")
+    return root
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    from autograder.apps.roster import run
+
+    if args.action not in (None, "import") or (args.action == "import") != bool(args.file):
+        raise UsageError("write course roster to list the class, or course roster import FILE to import the "
+                         "class list the LMS exported (a .csv file)")
+    root = prepare_grading_root(args.root or grading_root()) if args.file else _existing_root(args)
+    return run(root=root, file=args.file, id_column=args.id_column)
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    from autograder.apps.due import run
+
+    root = args.root or grading_root()
+    check_assignment(args.assignment, root)
+    return run(root=prepare_grading_root(root), assignment=args.assignment, when=args.when)
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    from autograder.apps.extend import run
+
+    if len(args.who) != (1 if args.all else 2):
+        raise UsageError("write course extend ASSIGNMENT STUDENT --days N (one assignment) or "
+                         "course extend --all STUDENT --days N (a standing accommodation)")
+    root = args.root or grading_root()
+    if not args.all:
+        check_assignment(args.who[0], root)
+    return run(root=prepare_grading_root(root), student=args.who[-1], days=args.days,
+               assignment=None if args.all else args.who[0], every=args.all, reason=args.reason)
+
+
+def cmd_extensions(args: argparse.Namespace) -> int:
+    from autograder.apps.extensions import run
+
+    return run(root=_existing_root(args), assignment=args.assignment)
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from autograder.apps.similarity import run
+
+    check_assignment(args.assignment, args.root or grading_root())
+    return run(root=_existing_root(args), assignment=args.assignment, out_dir=args.out, top=args.top)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -315,7 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="the after-grading step (as finish), writing nbgrader's grades CSV to --to (TA)")
     p.add_argument("assignment", nargs="?", help="export this assignment only (default: every assignment)")
-    p.add_argument("--to", default="grades.csv")
+    p.add_argument("--to", default="grades.csv", help="the file written (default: grades.csv; with --format, "
+                                                      "grades-FORMAT.csv in the root)")
+    p.add_argument("--format", choices=["nbgrader", "canvas", "moodle"], default="nbgrader",
+                   help="nbgrader's grades CSV (default), or the file Canvas's or Moodle's grade import takes")
     p.add_argument("--db-url", default="", metavar="postgresql://USER@HOST/DB",
                    help="the gradebook (default: c.CourseDirectory.db_url, else SQLite in the root)")
     p.add_argument("--root", default=None, help="the TA's course folder (default: $NN_COURSE_GRADING_ROOT "
@@ -332,6 +404,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="the TA's course folder (default: $NN_COURSE_GRADING_ROOT "
                                                 "or ~/nn-course-grading)")
     p.set_defaults(func=cmd_finish)
+
+    root_help = "the TA's course folder (default: $NN_COURSE_GRADING_ROOT or ~/nn-course-grading)"
+    p = sub.add_parser("roster", help="the class list; `course roster import FILE` imports a Canvas or Moodle "
+                                      "class list into the gradebook (TA)")
+    p.add_argument("action", nargs="?", help="import")
+    p.add_argument("file", nargs="?", help="the CSV the LMS exported (Canvas: Grades → Export; Moodle: Grades → "
+                                           "Export → Plain text file, or the participants table)")
+    p.add_argument("--id-column", default=None, help="the column that holds the ids the course uses "
+                                                     "(default: SIS Login ID for Canvas, the name as in LMS zips)")
+    p.add_argument("--root", default=None, help=root_help)
+    p.set_defaults(func=cmd_roster)
+
+    p = sub.add_parser("due", help="show or set an assignment's deadline (TA)")
+    p.add_argument("assignment")
+    p.add_argument("when", nargs="?", help="'YYYY-MM-DD HH:MM' (UTC)")
+    p.add_argument("--root", default=None, help=root_help)
+    p.set_defaults(func=cmd_due)
+
+    p = sub.add_parser("extend", help="give one student more time: on one assignment, or --all for a standing "
+                                      "accommodation (TA)")
+    p.add_argument("who", nargs="+", metavar="ASSIGNMENT STUDENT", help="the assignment and the student "
+                                                                        "(only the student with --all)")
+    p.add_argument("--days", type=float, required=True, help="extra days (fractions allowed; 0 takes it back)")
+    p.add_argument("--reason", default="", help="for the course staff; students never see it")
+    p.add_argument("--all", action="store_true", help="every assignment, those created later included")
+    p.add_argument("--root", default=None, help=root_help)
+    p.set_defaults(func=cmd_extend)
+
+    p = sub.add_parser("extensions", help="list extensions and accommodations with each student's own deadline (TA)")
+    p.add_argument("assignment", nargs="?")
+    p.add_argument("--root", default=None, help=root_help)
+    p.set_defaults(func=cmd_extensions)
+
+    p = sub.add_parser("similarity", help="rank pairs of submissions by how much answer code and text they share: "
+                                          "an offline page and a CSV (instructor, TA)")
+    p.add_argument("assignment")
+    p.add_argument("--out", default=None, help="folder for the page and CSV (default: reports/ASSIGNMENT in the root)")
+    p.add_argument("--top", type=int, default=30, help="pairs shown side by side on the page (default 30)")
+    p.add_argument("--root", default=None, help=root_help)
+    p.set_defaults(func=cmd_similarity)
 
     p = sub.add_parser("serve", help="grade each submission on the nbgrader exchange as it arrives and "
                                      "release its feedback (TA; a service)")

@@ -379,6 +379,7 @@ def grade_class(course: Course, assignment: str, source: Path | None = None,
     from autograder.intake import REFUSED, intake, refusal
     from autograder.plugins.late import late_summary, reapply_late_penalties
     from autograder.reports import write_cell_csv
+    from autograder.roster import unrostered_warning
     from autograder.preprocessors.sandbox import isolation_mode, protection_warnings
 
     start = time.perf_counter()
@@ -388,6 +389,7 @@ def grade_class(course: Course, assignment: str, source: Path | None = None,
     report.warnings += protection_warnings(isolation)  # what this machine's sandbox cannot bound
     notes = intake(course, assignment, source)
     report.warnings += notes.pop("(intake)", [])
+    report.warnings += [w for w in [unrostered_warning(course.root, submitted_students(course, assignment))] if w]
     for student, lines in sorted(notes.items()):  # refused at intake, with nothing earlier to grade
         if refusal(lines) and not course.path("submitted", student, assignment).is_dir():
             course.enrol(student)

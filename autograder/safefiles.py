@@ -189,3 +189,46 @@ def unsafe_entries(folder: Path) -> list[str]:
             found.append(f"{'a hard link' if stat.S_ISREG(st.st_mode) else kind_of(st.st_mode)}, "
                          f"{path.relative_to(folder).as_posix()}")
     return found
+
+
+def read_student_file(folder: Path, name: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file *name* in a submission *folder*, at most *max_bytes*.
+
+    For reading what a student wrote outside intake (``course similarity``):
+    the folder and the file are opened without following a link, the file
+    must be a regular file with one link and no larger than *max_bytes*, and
+    nothing blocks (a FIFO is refused, not waited on). Raises
+    :class:`UnsafeSubmission` (or ``FileNotFoundError`` when there is no such file).
+    """
+    problem = file_name_problem(name)
+    if problem:
+        raise UnsafeSubmission("a file name that cannot be used", name)
+    try:
+        directory = os.open(folder, _DIR_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise UnsafeSubmission("a link instead of a folder", folder.name) from error
+    try:
+        try:
+            handle = os.open(name, _FILE_FLAGS, dir_fd=directory)
+        except FileNotFoundError:
+            raise
+        except OSError as error:   # ELOOP: a link
+            raise UnsafeSubmission("a link", name) from error
+        try:
+            st = os.fstat(handle)
+            _check_regular(st, name)
+            if st.st_size > max_bytes:
+                raise UnsafeSubmission(f"a file larger than {max_bytes // 2**20} MB", name)
+            chunks, size = [], 0
+            while size <= max_bytes and (chunk := os.read(handle, 1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > max_bytes:   # grew while read
+                raise UnsafeSubmission(f"a file larger than {max_bytes // 2**20} MB", name)
+            return b"".join(chunks)
+        finally:
+            os.close(handle)
+    finally:
+        os.close(directory)

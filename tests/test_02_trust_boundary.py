@@ -53,7 +53,8 @@ get_ipython().events.register("post_run_cell", _forge)
 
 def with_cell_after_imports(notebook: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
     hacked = nbformat.from_dict(notebook)
-    hacked.cells.insert(2, nbformat.v4.new_code_cell(source.strip()))
+    at = [cell.get("id") for cell in hacked.cells].index("imports") + 1
+    hacked.cells.insert(at, nbformat.v4.new_code_cell(source.strip()))
     return hacked
 
 

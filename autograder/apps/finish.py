@@ -165,6 +165,11 @@ def run(*, root: str | Path, assignment: str | None = None, to: str | Path | Non
     out(f"wrote {path}: {'assignment ' + assignment if assignment else 'every assignment'}, "
         "one row per student in the gradebook and assignment (no submission: score 0, as in nbgrader), "
         "scores after late penalties, a problem column for submissions that could not be graded")
+    from autograder.roster import missing_submissions
+
+    for name, students in missing_submissions(course, chosen).items():   # never a silent 0
+        out(f"missing in {name} ({len(students)} on the roster with no submission; 0 in nbgrader's CSV): "
+            f"{', '.join(students)}")
     for name in chosen:  # the per-cell CSVs, with the TA's manual grades as they are now
         if name in graded:
             out(f"wrote {write_cell_csv(course, name, course.root / f'grades-{name}-cells.csv')}")

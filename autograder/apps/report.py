@@ -230,8 +230,26 @@ def _score_facts(s: dict) -> list[str]:
             f"<dt>full marks</dt><dd>{s['full_marks']} complete, {s['full_so_far']} on every part graded so far</dd>"]
 
 
-def render_html(results: ClassResults, anonymous: bool = False) -> str:
-    """The report page (a complete HTML document with its images inside)."""
+def deadline_section(class_due, rows, anonymous: bool) -> str:
+    """Deadlines: the class's, the extensions in effect, and who was late by their own deadline."""
+    if class_due is None:
+        return "<h2>Deadlines</h2><p class='muted'>This assignment has no due date in the gradebook.</p>"
+    extended = [r for r in rows if r.extension]
+    late = [r for r in rows if r.seconds_late > 0]
+    parts = ["<h2>Deadlines</h2>", f"<p>Due {class_due:%Y-%m-%d %H:%M} UTC. Extensions in effect for "
+             f"{len(extended)} graded student(s); {len(late)} submission(s) came after their student's own "
+             "deadline (the late penalty counts from it).</p>"]
+    if not anonymous and (extended or late):
+        parts.append(_table(["student", "own deadline", "extension", "late by"], [
+            [_e(r.student), f"{r.due:%Y-%m-%d %H:%M} UTC",
+             _e(f"+{r.extension.days:g} day(s)" + (" (standing)" if r.extension.standing else "")) if r.extension else "",
+             f"{r.seconds_late / 3600:.1f} h" if r.seconds_late else "on time"]
+            for r in rows if r.extension or r.seconds_late]))
+    return "".join(parts)
+
+
+def render_html(results: ClassResults, anonymous: bool = False, deadlines: str = "") -> str:
+    """The report page (a complete HTML document with its images inside); *deadlines*: its Deadlines section."""
     students = results.students
     clean = (lambda text: _e(_scrub(text, students))) if anonymous else _e
     s = results.score_summary()
@@ -292,6 +310,7 @@ def render_html(results: ClassResults, anonymous: bool = False) -> str:
                               str(results.credit[c.grade_id].graded)] for c in written], numeric={2, 3}))
     else:
         parts.append("<p class='muted'>This assignment has no written answers.</p>")
+    parts.append(deadlines)
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
@@ -322,6 +341,9 @@ def write_report(course: Course, assignment: str, folder: Path | None = None, an
     write_csvs(results, folder, anonymous)
     page = folder / "index.html"
     partial = page.with_suffix(".tmp")
-    partial.write_text(render_html(results, anonymous), encoding="utf-8")
+    from autograder.deadlines import class_deadlines
+
+    section = deadline_section(*class_deadlines(course, assignment), anonymous)
+    partial.write_text(render_html(results, anonymous, deadlines=section), encoding="utf-8")
     partial.replace(page)
     return page

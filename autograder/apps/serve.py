@@ -44,6 +44,7 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder import deadlines
 from autograder.apps.arguments import UsageError
 from autograder.course import CONFIG_FILE, Course, grading_root, prepare_grading_root
 from autograder.pipeline import GradingState, StudentResult, _prepare_gradebook, fingerprint, student_lock
@@ -51,6 +52,7 @@ from autograder.service import exchange, notices
 from autograder.service.journal import Entry, Journal
 from autograder.service.policy import InstantFeedback
 from autograder.service.worker import feedback_pages, grade_one, pool, warm
+from autograder.roster import unrostered
 
 AFTER_DEADLINE = "after-deadline"
 #: Attempts at grading one submission before it is reported as not gradable.
@@ -173,6 +175,7 @@ class Service:
                 self._say(f"{item.name}: cannot be read yet ({error.strerror}); will look again")
                 continue
             when = max(item.when, trusted) if trusted else item.when   # the later time, as course grade takes it
+            extra = deadlines.extra_time(self.course.root, item.assignment, item.student)   # their own window
             self.journal.add(item.name, item.student, item.assignment, item.timestamp, when.timestamp(),
                              secret, notebooks)
             if problem:
@@ -181,9 +184,9 @@ class Service:
             elif not self.policy.is_listed(item.assignment):
                 self._notice(self.journal.get(item.name), "not-instant",
                              notices.not_instant(item.assignment, self._duedate(item.assignment)), final=True)
-            elif not self.policy.is_open(item.assignment, when):
+            elif not self.policy.is_open(item.assignment, when - extra):
                 self._notice(self.journal.get(item.name), "closed",
-                             notices.closed(item.assignment, self.policy.closes(item.assignment)), final=True)
+                             notices.closed(item.assignment, self.policy.closes(item.assignment) + extra), final=True)
             else:   # queued: the student is told at once when to fetch the feedback
                 position = self.journal.queue_length()
                 expected = notices.expected_at(time.time(), position, self.workers,
@@ -192,6 +195,8 @@ class Service:
                              notices.waiting(item.assignment, when.timestamp(), position, expected),
                              line=f"received, number {position} in the queue, feedback expected around "
                                   f"{notices.when(expected)}")
+            if not problem and unrostered(self.course.root, [item.student]):
+                self._say(f"warning: {item.student} is not on the roster (course roster); the submission is kept")
 
     def supersede(self) -> None:
         """Only each student's latest waiting submission is graded (one each side of the deadline)."""
@@ -339,7 +344,7 @@ class Service:
 
     # -- what the feedback says on top ------------------------------------------------
     def _banner(self, entry: Entry) -> tuple[str, list[str]]:
-        due = self._duedate(entry.assignment)
+        due = self._own_due(entry)
         used = len([t for t in self.journal.grading_starts(entry.student, entry.assignment)
                     if t > time.time() - self.policy.window_seconds])
         left = max(0, self.policy.max_gradings_per_hour - used)
@@ -359,6 +364,8 @@ class Service:
                          "a later submission before then replaces this one.")
         else:
             lines.append("Your grade is your last submission before the deadline; a later submission replaces this one.")
+        if due is not None and deadlines.extension_for(self.course.root, entry.assignment, entry.student):
+            lines.append(f"Your own deadline, with the extension you were given, is {due:%Y-%m-%d %H:%M} UTC.")
         if entry.note_list:
             lines.append("The grader noted: " + "; ".join(entry.note_list))
         return f"{entry.assignment}: feedback on your submission", lines
@@ -386,6 +393,7 @@ class Service:
         if target == AFTER_DEADLINE:   # the same deadline, so the late policy reads the same
             with self._target(target).gradebook() as gradebook:
                 gradebook.update_or_create_assignment(assignment, duedate=self._duedate(assignment))
+            deadlines.share_record(self.course.root, self._target(target).root)   # and the same extensions
         return self._overrides[key]
 
     def _duedate(self, assignment: str) -> datetime | None:
@@ -398,13 +406,17 @@ class Service:
             self._due[assignment] = due.replace(tzinfo=timezone.utc) if due is not None else None
         return self._due[assignment]
 
+    def _own_due(self, entry: Entry) -> datetime | None:
+        """The student's own deadline: the assignment's, plus their extension."""
+        return deadlines.due_for(self._duedate(entry.assignment), self.course.root, entry.assignment, entry.student)
+
     def _is_late(self, entry: Entry) -> bool:
-        due = self._duedate(entry.assignment)
+        due = self._own_due(entry)
         return due is not None and _utc(entry.submitted) > due
 
     def _has_on_time(self, entry: Entry) -> bool:
         """The student has a submission before the deadline: graded, waiting, or already in submitted/."""
-        due = self._duedate(entry.assignment)
+        due = self._own_due(entry)
         for other in self.journal.of_student(entry.student, entry.assignment):
             if other.name != entry.name and _utc(other.submitted) <= due and other.state not in ("superseded", "closed"):
                 return True

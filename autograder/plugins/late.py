@@ -37,6 +37,8 @@ from nbgrader.utils import parse_utc
 from sqlalchemy.exc import OperationalError
 from traitlets import Float
 
+from autograder.deadlines import apply_to_submission as apply_extension
+
 DAY = 86_400.0
 
 
@@ -108,7 +110,7 @@ def _assign(gradebook: Gradebook, plugin, coursedir: CourseDirectory, assignment
             notebooks: list[str] | None = None) -> bool:
     """Set the trusted time and the penalty of each notebook; True if anything changed."""
     submission = gradebook.find_submission(assignment, student)
-    changed = False
+    changed = apply_extension(coursedir.root, assignment, student, submission)   # the student's own deadline
     timestamp = trusted_timestamp(coursedir, assignment, student)  # naive UTC, as nbgrader stores it
     if submission.timestamp != timestamp:
         submission.timestamp, changed = timestamp, True
@@ -212,9 +214,10 @@ class ShowLatePolicy(NbGraderPreprocessor):
             with Gradebook(info["db_url"]) as gradebook:  # as nbgrader's AssignLatePenalties does
                 submission = gradebook.find_submission(info["assignment"], info["student"])
                 seconds, duedate = submission.total_seconds_late, submission.duedate
+                extended = submission.extension is not None
                 days = policy.days_late(effective_seconds_late(submission, marker))
         except (MissingEntry, KeyError):
-            seconds, duedate, days = 0, None, 0
+            seconds, duedate, days, extended = 0, None, 0, False
         penalty = f"(penalty: {info.get('late_penalty', 0):g} points)"
         if marker and seconds < DAY:
             lines.append(f"The course's LMS marked this submission late and gave no time: it counts as "
@@ -229,5 +232,7 @@ class ShowLatePolicy(NbGraderPreprocessor):
                          f"were taken off {penalty}.")
         else:
             lines.append(f"This submission was on time (deadline {duedate:%Y-%m-%d %H:%M} UTC).")
+        if extended and duedate is not None:   # nbgrader's duedate already includes it; say whose date it is
+            lines.append(f"Your own deadline, with the extension you were given, is {duedate:%Y-%m-%d %H:%M} UTC.")
         nb.cells.insert(0, new_markdown_cell("\n\n".join(lines)))
         return nb, resources
