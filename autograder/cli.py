@@ -210,18 +210,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     from autograder.apps.finish import run
 
     # the after-grading step: penalties on the final scores and fresh feedback before any CSV
-    lms = getattr(args, "format", "nbgrader") != "nbgrader"
     root = args.root or grading_root()
-    code = run(root=root, assignment=args.assignment, to=None if lms else args.to, db_url=args.db_url,
-               release=getattr(args, "release", False))
-    if lms:   # then the LMS's own grade import file, from the same final numbers
-        from autograder.apps.lms_export import run as lms_export
+    if getattr(args, "format", "nbgrader") == "nbgrader":
+        return run(root=root, assignment=args.assignment, to=args.to, db_url=args.db_url,
+                   release=getattr(args, "release", False))
+    from autograder.apps.lms_export import run as lms_export
+    from autograder.roster import load_roster
 
-        done = lms_export(root=Path(root).expanduser().resolve(), format=args.format,
-                          to=args.to if args.to != "grades.csv" else None,
-                          assignments=[args.assignment] if args.assignment else None)
-        code = code or done
-    return code
+    code = 0
+    folder = Path(root).expanduser().resolve()
+    if ((folder / "gradebook.db").exists() or (folder / "nbgrader_config.py").is_file()) and load_roster(folder):
+        # the LMS's file from the final numbers (without a roster it says what to do, writing nothing)
+        code = run(root=root, assignment=args.assignment, db_url=args.db_url)
+    return code or lms_export(root=folder, format=args.format,
+                              to=args.to if args.to != "grades.csv" else None,
+                              assignments=[args.assignment] if args.assignment else None)
 
 
 cmd_finish = cmd_export
