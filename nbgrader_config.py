@@ -92,6 +92,9 @@ c.Autograde.autograde_preprocessors = [
 # Feedback pages forbid scripts (Content-Security-Policy) and say "awaiting grading"
 # for written answers no TA has graded (autograder/feedback_page.py).
 c.GenerateFeedback.preprocessors = [
+    # The penalty on the score as it is now (a TA's manual grades included), before GetGrades
+    # reads it: formgrader's Generate Feedback gives the pages `course finish` gives.
+    "autograder.plugins.late.AssignTrustedLatePenalties",
     "nbgrader.preprocessors.GetGrades",
     "autograder.plugins.late.ShowLatePolicy",
     "autograder.preprocessors.feedback.RedactHiddenTests",
@@ -99,6 +102,9 @@ c.GenerateFeedback.preprocessors = [
     "autograder.preprocessors.rubric.RemoveRubric",
     "autograder.preprocessors.feedback.HonestScores",
     "autograder.preprocessors.sanitize.SanitizeStudentContent",
+    # After sanitising: each cell's verdict first (the rest folded away), TeX typeset as MathML.
+    "autograder.preprocessors.verdicts_first.VerdictsFirst",
+    "autograder.preprocessors.typeset.TypesetMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.GenerateFeedback.exporter_class = "autograder.feedback_page.FeedbackExporter"

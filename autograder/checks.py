@@ -2,10 +2,12 @@
 
 An answer key compares a student's recorded value with the expected one. When
 they differ, the message goes into the student's feedback, so it says *what*
-is wrong (type, shape, which entries, which way and roughly how far, a known
-mistake it looks like) and never prints the expected value itself, nor a
-figure from which it could be rebuilt: "how far" is one of three coarse
-bands, in words (:data:`BANDS`).
+is wrong (type, shape, which entries, roughly how far, a known mistake it
+looks like) and never prints the expected value itself, nor a figure from
+which it could be rebuilt: "how far" is one of three coarse bands, in words
+(:data:`BANDS`), for the worst entry of an array. A single number is told
+only that it is wrong (or has the wrong sign, or matches a named mistake):
+see :func:`scalar_difference`.
 
 Tolerances follow the numbers (:func:`tolerances`): never tighter than a few
 hundred units in the last place of the precision the student's answer was
@@ -13,6 +15,13 @@ computed in (its dtype, or the ``precision`` the key names), scaled by the
 size of the values. So a float32 answer passes wherever the float64 one does,
 and a value that is merely tiny (σ(−745) = 5e-324 next to 7e-218) is judged
 against the size of the numbers around it, not by absolute nonsense.
+
+**The precision floor** (:data:`FLOOR`): no answer is judged more loosely than
+float32 allows, whatever its own dtype. A float16 answer (or any coarser one)
+is converted and judged at float32's tolerance; when it misses, the message
+says to compute in float32 or float64. Values the deck gives exactly (typed
+book values, integers) are judged at the decimals the exercise states: the
+key passes ``ulps=0`` so that only its own tolerance counts.
 
 Every helper raises :class:`WrongAnswer` (an ``AssertionError``).
 """
@@ -71,6 +80,9 @@ BANDS = (
 #: Units in the last place a correct answer may be off by, after an ordinary computation.
 ULPS = 100
 
+#: The coarsest precision any answer is judged at: an answer in a coarser type (float16) gets float32's tolerance.
+FLOOR = np.dtype(np.float32)
+
 
 def precision_of(actual: Any) -> np.dtype:
     """The floating-point type *actual* was recorded in (float64 for Python numbers and integers)."""
@@ -86,20 +98,35 @@ def tolerances(actual: Any, expected: Any, rtol: float, atol: float, *, precisio
     """The (rtol, atol) a check applies: the key's own, loosened to what the numbers can hold.
 
     The precision is the coarser of the answer's dtype and *precision* (a dtype
-    the key accepts, e.g. ``np.float32``); ``eps`` is its machine epsilon.
+    the key accepts, e.g. ``np.float32``), but never coarser than :data:`FLOOR`
+    (a float16 answer is judged as if it were float32); ``eps`` is its machine
+    epsilon. ``ulps=0`` leaves the key's own tolerances alone (exact values).
     rtol is at least ``ulps · eps`` and atol at least ``ulps · eps · scale``,
     where *scale* is the size of the values the check is about (by default the
     largest finite ``|expected|``). For float64 answers that changes nothing in
     practice (2e-14 relative); for float32 it is about 1e-5.
     """
-    eps = float(np.finfo(precision_of(actual)).eps)
+    floor = float(np.finfo(FLOOR).eps)
+    eps = min(float(np.finfo(precision_of(actual)).eps), floor)
     if precision is not None:
-        eps = max(eps, float(np.finfo(np.dtype(precision)).eps))
+        eps = max(eps, min(float(np.finfo(np.dtype(precision)).eps), floor))
     if scale is None:
         values = np.abs(np.asarray(expected, dtype=float))
         values = values[np.isfinite(values)]
         scale = float(values.max()) if values.size else 0.0
     return max(rtol, ulps * eps), max(atol, ulps * eps * float(scale))
+
+
+def below_floor(actual: Any) -> bool:
+    """Whether *actual* was recorded in a type coarser than :data:`FLOOR` (float16)."""
+    return precision_of(actual).itemsize < FLOOR.itemsize
+
+
+def _precision_hint(actual: Any) -> str:
+    if not below_floor(actual):
+        return ""
+    return (f" It was computed in {precision_of(actual)}, which holds about 3 significant digits; answers are "
+            "judged at float32's precision or finer, so compute in float32 or float64 (NumPy's default).")
 
 
 def how_far(actual: float, expected: float) -> str:
@@ -118,6 +145,20 @@ def how_far(actual: float, expected: float) -> str:
         if deviation <= limit:
             return f"is {word} {direction} ({band})"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def scalar_difference(actual: float, expected: float) -> str:
+    """What a wrong single number is told: its sign when that is wrong, and otherwise only that it is wrong.
+
+    No direction and no band: "too large"/"too small", or a band whose edge sits at a fixed fraction of the
+    hidden value, would let a student find that value by resubmitting (bisection: about 20 gradings). Told only
+    "wrong", each grading rules out the values within the tolerance of the one submitted, so recovering a value
+    known to ±10% takes 0.1·|value| / tolerance gradings (README, "Hidden checks stay hidden").
+    """
+    if expected != 0 and actual != 0 and np.sign(actual) != np.sign(expected):
+        return "the value has the wrong sign."
+    return ("the value is not the expected one. Check the formula step by step; a number typed from the text must "
+            "have the decimals the exercise asks for.")
 
 
 def _band_word(deviation: float) -> str:
@@ -166,7 +207,7 @@ def expect_shape(actual: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 
 def agrees(actual: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9, precision: Any = None,
-           scale: float | None = None) -> bool:
+           scale: float | None = None, ulps: float = ULPS) -> bool:
     """True when *actual* has *expected*'s shape and matches it within :func:`tolerances` (never raises)."""
     try:
         array = np.asarray(actual, dtype=float)
@@ -175,7 +216,7 @@ def agrees(actual: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9
     target = np.asarray(expected, dtype=float)
     if array.shape != target.shape or not np.all(np.isfinite(array)):
         return False
-    rtol, atol = tolerances(actual, target, rtol, atol, precision=precision, scale=scale)
+    rtol, atol = tolerances(actual, target, rtol, atol, precision=precision, scale=scale, ulps=ulps)
     return bool(np.all(_close(array, target, rtol, atol)))
 
 
@@ -190,12 +231,13 @@ def expect_close(
     hint: str = "",
     precision: Any = None,
     scale: float | None = None,
+    ulps: float = ULPS,
 ) -> None:
     """Check *actual* against *expected* (scalars or arrays) within tolerances.
 
     *rtol* and *atol* are the key's tolerances; :func:`tolerances` loosens them
     to what the answer's precision (its dtype, or *precision*) can hold at the
-    size *scale* of the values. ``mistakes`` maps a description of a typical
+    size *scale* of the values (``ulps=0``: exactly the key's). ``mistakes`` maps a description of a typical
     mistake to the value that mistake produces; when *actual* matches one of
     them, the message names it.
     """
@@ -205,10 +247,11 @@ def expect_close(
         bad = np.argwhere(~np.isfinite(array))
         where = f" at {_index_text(bad)}" if array.ndim else ""
         raise WrongAnswer(f"{name}: contains nan or inf{where}. {hint}".rstrip())
-    rtol, atol = tolerances(actual, expected, rtol, atol, precision=precision, scale=scale)
+    rtol, atol = tolerances(actual, expected, rtol, atol, precision=precision, scale=scale, ulps=ulps)
     ok = _close(array, expected, rtol, atol)
     if np.all(ok):
         return
+    hint = (hint + _precision_hint(actual)).strip()
     for description, value in (mistakes or {}).items():
         value = np.asarray(value, dtype=float)
         if value.shape == array.shape and np.all(_close(array, value, rtol, atol)):
@@ -223,10 +266,7 @@ def expect_close(
 def _describe_difference(array: np.ndarray, expected: np.ndarray, ok: np.ndarray, rtol: float, atol: float) -> str:
     """What is off, in words: direction and band for a number; which entries, and how badly, for an array."""
     if array.ndim == 0:
-        text = f"the value {how_far(array, expected)}."
-        if text.startswith("the value is slightly"):
-            text += " If you typed a rounded number, let Python compute it instead."
-        return text
+        return scalar_difference(float(array), float(expected))
     wrong = np.argwhere(~ok)
     text = f"{len(wrong)} of {array.size} entries are off (at {_index_text(wrong)})"
     if np.all(_close(np.sort(array, axis=None), np.sort(expected, axis=None), rtol, atol)):

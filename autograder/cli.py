@@ -7,7 +7,8 @@ the instructor's (generate, check) in this repository.
     course generate [ASSIGNMENT ...]    regenerate release/ and solutions/ (instructor)
     course check [ASSIGNMENT ...]       release/ up to date, source earns full marks, release 0 (instructor)
     course grade ASSIGNMENT SUBMISSIONS grade a folder or LMS zip of submissions (TA)
-    course export [ASSIGNMENT]          the grades CSV and per-cell CSVs from the gradebook (TA)
+    course finish [ASSIGNMENT]          after manual grading: penalties, feedback, CSVs again (TA)
+    course export [ASSIGNMENT]          the same step, writing the grades CSV where --to says (TA)
     course export --format canvas|moodle  the grades in the LMS's own import format (TA)
     course roster [import FILE]         the class list; import it from a Canvas or Moodle CSV (TA)
     course due ASSIGNMENT [WHEN]        the assignment's deadline (TA)
@@ -20,6 +21,14 @@ the instructor's (generate, check) in this repository.
     course student-package              build the wheel students install (exercises only)
     course lab [FOLDER] [LAB OPTIONS]   open JupyterLab, with nbgrader's instructor tools
     course validate NOTEBOOK ...        run a notebook's visible checks before submitting
+    course release ASSIGNMENT           generate it in the TA folder and release it on the exchange (TA)
+    course hub --trial                  the course on a local JupyterHub with demo accounts (instructor)
+
+Exit codes: 0 done; 1 `check` found a problem (`validate`: nbgrader's own code);
+2 a mistake on the command line or a course folder that cannot be used (one
+line says what to do, nothing is written); 3 `grade` graded the class but
+some submissions failed (each is listed with its reason, and gets a feedback
+page saying why), or `finish`/`export` could not regenerate some feedback.
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ import time
 import warnings
 from pathlib import Path
 
-from autograder.apps.arguments import UsageError, check_assignment, check_due, check_submissions
+from autograder.apps.arguments import (UsageError, check_assignment, check_due, check_notebook_path,
+                                      check_submissions, check_workers)
 from autograder.course import REPOSITORY, Course, CourseError, grading_root, prepare_grading_root
 
 
@@ -68,6 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from autograder.grading_session import ScratchCourse
     from autograder.preprocessors.judge import autograded_ids
 
+    from autograder.keyrunner import key_file
     from autograder.release_changes import stale_cells
 
     root = Path(args.root).resolve()
@@ -98,10 +109,26 @@ def cmd_check(args: argparse.Namespace) -> int:
             if not ok:
                 for cell, (score, points) in solution.cells.items():
                     if cell in auto and score != points:
-                        print(f"     source loses points in {cell}: {solution.cell_output_text(cell)[:300]}")
+                        print(f"     source loses points in {cell} (answer key: {_shown(key_file(assignment))}):")
+                        print(_indented(solution.cell_output_text(cell)))
     finally:
         scratch.cleanup()
     return 1 if failures else 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPOSITORY))
+    except ValueError:
+        return str(path)
+
+
+def _indented(text: str, limit: int = 600, prefix: str = "       ") -> str:
+    """The key's message under its line: indented, and cut at a word, never inside one."""
+    text = text.strip()
+    if len(text) > limit:
+        text = text[:limit].rsplit(None, 1)[0] + " …"
+    return "\n".join(prefix + line for line in text.splitlines() if line.strip())
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -116,6 +143,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     check_assignment(args.assignment, args.root)
     submissions = check_submissions(args.submissions)
     due = check_due(args.due)
+    check_workers(args.workers)
     course = Course(prepare_grading_root(args.root), **_gradebook_override(args))
     check_gradebook(course.db_url)
     check_can_grade(course, args.assignment, args.update_assignment)
@@ -181,38 +209,27 @@ def _gradebook_override(args: argparse.Namespace) -> dict:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autograder.cluster.gradebook import check_gradebook
+    from autograder.apps.finish import run
 
-    from autograder.reports import write_cell_csv
+    # the after-grading step: penalties on the final scores and fresh feedback before any CSV
+    root = args.root or grading_root()
+    if getattr(args, "format", "nbgrader") == "nbgrader":
+        return run(root=root, assignment=args.assignment, to=args.to, db_url=args.db_url,
+                   release=getattr(args, "release", False))
+    from autograder.apps.lms_export import run as lms_export
+    from autograder.roster import load_roster
 
-    args.root = args.root or str(grading_root())
-    if not (Path(args.root) / "gradebook.db").exists() and not Path(args.root, "nbgrader_config.py").exists():
-        raise UsageError(f"no graded class in {args.root}; grade one first (course grade ASSIGNMENT SUBMISSIONS) "
-                         "or give its folder with --root")
-    if args.assignment:
-        check_assignment(args.assignment, args.root)
-    course = Course(args.root, **_gradebook_override(args))
-    check_gradebook(course.db_url)
-    if args.format != "nbgrader":   # the LMS's own grade import file
-        from autograder.apps.lms_export import run
+    code = 0
+    folder = Path(root).expanduser().resolve()
+    if ((folder / "gradebook.db").exists() or (folder / "nbgrader_config.py").is_file()) and load_roster(folder):
+        # the LMS's file from the final numbers (without a roster it says what to do, writing nothing)
+        code = run(root=root, assignment=args.assignment, db_url=args.db_url)
+    return code or lms_export(root=folder, format=args.format,
+                              to=args.to if args.to != "grades.csv" else None,
+                              assignments=[args.assignment] if args.assignment else None)
 
-        return run(root=course.root, format=args.format, to=args.to if args.to != "grades.csv" else None,
-                   assignments=[args.assignment] if args.assignment else None)
-    with course.gradebook() as gradebook:
-        graded = [a.name for a in gradebook.assignments if a.submissions]
-    chosen = [args.assignment] if args.assignment else graded
-    path = course.export_grades(Path(args.to), chosen if args.assignment else None)
-    print(f"wrote {path}: {'assignment ' + args.assignment if args.assignment else 'every assignment'}, "
-          "one row per student in the gradebook and assignment (no submission: score 0, as in nbgrader)")
-    from autograder.roster import missing_submissions
 
-    for assignment, students in missing_submissions(course, chosen).items():   # never a silent 0
-        print(f"missing in {assignment} ({len(students)} on the roster with no submission; 0 in nbgrader's CSV): "
-              f"{', '.join(students)}")
-    for assignment in chosen:  # the per-cell CSVs, with the TA's manual grades as they are now
-        if assignment in graded:
-            print(f"wrote {write_cell_csv(course, assignment, course.root / f'grades-{assignment}-cells.csv')}")
-    return 0
+cmd_finish = cmd_export
 
 
 def _existing_root(args: argparse.Namespace) -> Path:
@@ -303,8 +320,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import subprocess
 
     for notebook in args.notebooks:
-        if not Path(notebook).is_file():
-            raise UsageError(f"no notebook {notebook}; give the path of your .ipynb file")
+        check_notebook_path(notebook)
     # Run from the course folder, so nbgrader reads the course's nbgrader_config.py.
     run = subprocess.run([sys.executable, "-m", "nbgrader", "validate",
                           *[str(Path(notebook).resolve()) for notebook in args.notebooks]],
@@ -371,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anonymous", action="store_true", help="leave out every student identifier (for sharing)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("export", help="write nbgrader's grades CSV and refresh the per-cell CSVs (TA)")
+    p = sub.add_parser("export", help="the after-grading step (as finish), writing nbgrader's grades CSV to --to (TA)")
     p.add_argument("assignment", nargs="?", help="export this assignment only (default: every assignment)")
     p.add_argument("--to", default="grades.csv", help="the file written (default: grades.csv; with --format, "
                                                       "grades-FORMAT.csv in the root)")
@@ -382,6 +398,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="the TA's course folder (default: $NN_COURSE_GRADING_ROOT "
                                                 "or ~/nn-course-grading)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("finish", help="after grading by hand: late penalties on the final scores, stale feedback "
+                                      "regenerated, grades CSVs rewritten; safe to run again (TA)")
+    p.add_argument("assignment", nargs="?", help="this assignment only (default: every graded assignment)")
+    p.add_argument("--release", action="store_true", help="then release the feedback on nbgrader's exchange")
+    p.add_argument("--to", default=None, help="the grades CSV (default: grades.csv in the course folder)")
+    p.add_argument("--db-url", default="", metavar="postgresql://USER@HOST/DB",
+                   help="the gradebook (default: c.CourseDirectory.db_url, else SQLite in the root)")
+    p.add_argument("--root", default=None, help="the TA's course folder (default: $NN_COURSE_GRADING_ROOT "
+                                                "or ~/nn-course-grading)")
+    p.set_defaults(func=cmd_finish)
 
     root_help = "the TA's course folder (default: $NN_COURSE_GRADING_ROOT or ~/nn-course-grading)"
     p = sub.add_parser("roster", help="the class list; `course roster import FILE` imports a Canvas or Moodle "
@@ -447,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a notebook runs and passes its visible checks (student)")
     p.add_argument("notebooks", nargs="+")
     p.set_defaults(func=cmd_validate)
+    from autograder.apps import hub, release
+
+    release.add_parser(sub)
+    hub.add_parser(sub)
     return parser
 
 

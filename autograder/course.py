@@ -43,8 +43,11 @@ def grading_root() -> Path:
 _GRADING_CONFIG = '''"""nbgrader config of a TA's course folder: the course's own, with this folder as root."""
 import os
 
+from autograder.formgrader_guard import guard_formgrader
+
 c = get_config()  # noqa: F821
 load_subconfig({config!r})  # noqa: F821
+guard_formgrader()  # in JupyterLab here, formgrader grades: the instructor's source/ is read-only
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 os.makedirs(c.Exchange.root, exist_ok=True)
@@ -63,8 +66,10 @@ def prepare_grading_root(root: Path | str) -> Path:
     if not source.exists() and not source.is_symlink():
         source.symlink_to(REPOSITORY / "source", target_is_directory=True)
     config = root / "nbgrader_config.py"
-    if not config.exists():
-        config.write_text(_GRADING_CONFIG.format(config=str(CONFIG_FILE)))
+    ours = _GRADING_CONFIG.format(config=str(CONFIG_FILE))
+    if not config.exists() or (config.read_text().startswith(ours.splitlines()[0]) and
+                               "guard_formgrader" not in config.read_text()):
+        config.write_text(ours)   # new, or written by an earlier version of this function
     return root
 
 
@@ -95,7 +100,8 @@ class _NbgraderNoise(logging.Filter):
     """
 
     PREFIXES = ("Attribute 'checksum' for cell", "Released assignments:", "Removing existing assignment:",
-                "Config option `display_data_priority` not recognized", "Alternative text is missing")
+                "Config option `display_data_priority` not recognized", "Alternative text is missing",
+                "Late submission penalty:")   # GetGrades, on every late page: the CSV and the page say it
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith(self.PREFIXES)

@@ -4,7 +4,8 @@
   (``c.GenerateFeedback.exporter_class``): nbgrader's HTML exporter with the
   course's template (``autograder/templates/course_feedback``), which carries a
   Content-Security-Policy forbidding scripts and network requests, loads no
-  MathJax (TeX stays readable as text; the page runs no code at all), and
+  MathJax (TeX is typeset to MathML on the server by
+  :class:`~autograder.preprocessors.typeset.TypesetMath`; the page runs no code at all), and
   shows *awaiting grading* for answers no TA has graded.
 - :func:`write_failure_page` writes ``feedback/<student>/<assignment>/<notebook>.html``
   for a submission that could not be graded, saying why and what to do.

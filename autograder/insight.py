@@ -76,19 +76,34 @@ class ClassResults:
     unnamed: dict[str, int]                        # grade id → wrong answers that matched no named mistake
     unanswered: dict[str, int]                     # grade id → cells that recorded nothing to judge
     failures: dict[str, str] = field(default_factory=dict)  # student → why it could not be graded
+    pending: dict[str, float] = field(default_factory=dict)  # student → points of written answers no TA graded yet
 
     @property
     def students(self) -> list[str]:
         return sorted(set(self.scores) | set(self.failures))
 
+    def graded_points(self, student: str) -> float:
+        """The points of *student*'s submission graded so far (written answers a TA has not graded left out)."""
+        return self.max_score - self.pending.get(student, 0.0)
+
     def score_summary(self) -> dict[str, float]:
+        """Figures on what is graded: a written answer waiting for a TA counts as pending, never as 0."""
         values = list(self.scores.values())
+        shares = [self.scores[s] / self.graded_points(s) for s in self.scores if self.graded_points(s) > 0]
+        complete = [v for s, v in self.scores.items() if not self.pending.get(s)]
         return {
             "graded": len(values),
             "could_not_be_graded": len(self.failures),
             "mean": statistics.fmean(values) if values else 0.0,
             "median": statistics.median(values) if values else 0.0,
-            "full_marks": sum(1 for v in values if self.max_score and abs(v - self.max_score) < 1e-9),
+            # the share of the points graded so far, so pending answers pull nothing down
+            "mean_share": statistics.fmean(shares) if shares else 0.0,
+            "pending_students": sum(1 for s in self.scores if self.pending.get(s)),
+            "pending_points": sum(self.pending.get(s, 0.0) for s in self.scores),
+            "full_marks": sum(1 for v in complete if self.max_score and abs(v - self.max_score) < 1e-9),
+            # full marks on every part graded so far, with written answers still pending
+            "full_so_far": sum(1 for s, v in self.scores.items()
+                               if self.pending.get(s) and abs(v - self.graded_points(s)) < 1e-9),
             "nothing": sum(1 for v in values if abs(v) < 1e-9),
             "max_score": self.max_score,
         }
@@ -123,6 +138,7 @@ def class_results(course: Course, assignment: str) -> ClassResults:
     cells = graded_cells(course, assignment)
     failures = _failures(course, assignment)
     scores: dict[str, float] = {}
+    pending: dict[str, float] = {}
     credit = {cell.grade_id: CellCredit() for cell in cells}
     with course.gradebook() as gradebook:
         max_score = float(gradebook.find_assignment(assignment).max_score)
@@ -130,12 +146,14 @@ def class_results(course: Course, assignment: str) -> ClassResults:
             student = submission.student.id
             if student in failures:
                 continue
-            scores[student] = float(submission.score)
+            # after the late penalty, as in the grades CSV
+            scores[student] = max(0.0, float(submission.score) - float(submission.late_submission_penalty or 0.0))
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     tally = credit.setdefault(grade.name, CellCredit())
                     if grade.needs_manual_grade:
                         tally.waiting += 1
+                        pending[student] = pending.get(student, 0.0) + float(grade.max_score)
                     elif grade.score >= grade.max_score - 1e-9:
                         tally.full += 1
                     elif grade.score > 1e-9:
@@ -171,4 +189,4 @@ def class_results(course: Course, assignment: str) -> ClassResults:
     for cell in mistakes:
         mistakes[cell].sort(key=lambda m: (-m.count, m.mistake))
     return ClassResults(assignment, cells, scores, max_score, credit, dict(mistakes), dict(unnamed),
-                        dict(unanswered), failures)
+                        dict(unanswered), failures, pending)

@@ -45,7 +45,8 @@ class RecordedAnswers(dict):
         self.cell = cell
 
     def __missing__(self, name: str) -> Any:
-        recorded = ", ".join(sorted(self)) or "nothing"
+        # the grader's own entries (grader.seconds) are not the student's names: not shown
+        recorded = ", ".join(sorted(n for n in self if n.isidentifier())) or "nothing"
         raise WrongAnswer(
             f"the cell did not record an answer named {name!r} (it recorded {recorded}). "
             "Run the whole notebook from the top and make sure this cell finishes."

@@ -148,8 +148,15 @@ def _source_notebooks(course: Course, assignment: str) -> dict[str, nbformat.Not
     return notebooks
 
 
+_GENERIC = ("Please see", "There was an error processing", "Traceback (most recent call last)")
+
+
 def _first_error(log: str) -> str:
     lines = [line.strip() for line in log.splitlines()]
+    # nbgrader's own [ERROR] line says what went wrong; a traceback's source lines ("raise …(msg)") do not
+    for line in lines:
+        if line.startswith("[ERROR] ") and not any(generic in line for generic in _GENERIC):
+            return line.removeprefix("[ERROR] ")[:240]
     for marker in ("NbGraderException", "Error:", "error"):
         for line in reversed(lines):
             if marker in line and "Please see" not in line and "There was an error processing" not in line:

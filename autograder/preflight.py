@@ -278,12 +278,41 @@ def inspect_notebook(path: Path, source: nbformat.NotebookNode, limits: Prefligh
     if marker:
         findings.fatal.append(marker)
         return findings
+    unknown, repeated = nbgrader_id_problems(notebook, source)
+    if unknown or repeated:   # nbgrader would stop on them with a traceback: say what it means
+        what = []
+        if unknown:
+            what.append(f"cells this assignment does not have ({', '.join(unknown[:5])}"
+                        f"{', …' if len(unknown) > 5 else ''})")
+        if repeated:
+            what.append(f"the same cell more than once ({', '.join(repeated[:5])})")
+        findings.fatal.append(
+            f"{name} has {' and '.join(what)}: it comes from an older or newer release, or cells were pasted "
+            "or copied in. Ask the student to fetch the current release, copy their answers into it, and resubmit")
+        return findings
     missing = sorted(graded_ids(source) - graded_ids(notebook))
     if missing:
         findings.notes.append(
             f"{name}: graded cell(s) deleted: {', '.join(missing)} (they score 0; the student should keep "
             "every cell of the release and only fill in the answers)")
     return findings
+
+
+def nbgrader_id_problems(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode) -> tuple[list[str], list[str]]:
+    """(nbgrader cell ids the source does not have, ids that appear more than once) of *notebook*."""
+    def ids(nb) -> list[str]:
+        found = []
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str) and (
+                    meta.get("grade") or meta.get("solution") or meta.get("locked") or meta.get("task")):
+                found.append(meta["grade_id"])
+        return found
+
+    submitted, known = ids(notebook), set(ids(source))
+    unknown = sorted(set(submitted) - known)
+    repeated = sorted({grade_id for grade_id in submitted if submitted.count(grade_id) > 1})
+    return unknown, repeated
 
 
 def folder_problem(folder: Path, limits: Preflight) -> str | None:

@@ -29,7 +29,8 @@ class CheckFailed(AssertionError):
 
 def _fail(name: str, expected: str, got: str, hint: str) -> None:
     __tracebackhide__ = True  # pytest: a failing check points at the caller's line
-    message = f"{name}: expected {expected}, got {got}."
+    got = str(got)
+    message = f"{name}: expected {expected}, got {got}" + ("" if got.endswith(".") else ".")  # never "1.."
     if hint:
         message += f"\nHint: {hint}"
     raise CheckFailed(message)

@@ -27,6 +27,8 @@ from matplotlib.path import Path
 
 #: At most this many distinct colours or markers are listed per series.
 MAX_LISTED = 20
+#: At most this many plotted coordinates are listed per series.
+MAX_POINTS = 2000
 
 
 def describe_figure(fig) -> dict[str, Any]:
@@ -36,7 +38,8 @@ def describe_figure(fig) -> dict[str, Any]:
     ``{"title", "xlabel", "ylabel": str, "legend": [str, ...], "series": [...]}``
     and each series (one ``plot`` line or one ``scatter`` call) is
     ``{"kind": "line" | "scatter", "label": str | None, "n_points": int,
-    "markers": [str, ...], "colors": ["#rrggbb", ...]}``.
+    "markers": [str, ...], "colors": ["#rrggbb", ...], "points": [[x, y], ...]}``
+    (the plotted coordinates, at most :data:`MAX_POINTS` of them).
     Markers are matplotlib's names ("o", "^", "s", ...); "" means no marker.
     """
     suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
@@ -82,6 +85,8 @@ def _describe_line(line: Line2D) -> dict[str, Any]:
         "n_points": int(np.size(line.get_xdata())),
         "markers": [marker],
         "colors": [_hex(colour)],
+        "points": _points(np.column_stack([np.ravel(line.get_xdata()), np.ravel(line.get_ydata())])
+                          if np.size(line.get_xdata()) == np.size(line.get_ydata()) else []),
     }
 
 
@@ -96,7 +101,17 @@ def _describe_scatter(collection: PathCollection) -> dict[str, Any]:
         "n_points": int(len(collection.get_offsets())),
         "markers": _unique(marker_name(path) for path in collection.get_paths()),
         "colors": _unique(_hex(c) for c in colours),
+        "points": _points(collection.get_offsets()),
     }
+
+
+def _points(xy) -> list[list[float]]:
+    """Plotted coordinates as plain floats (dates and other non-numbers are left out)."""
+    try:
+        array = np.asarray(xy, dtype=float).reshape(-1, 2)[:MAX_POINTS]
+    except (TypeError, ValueError):
+        return []
+    return [[float(a), float(b)] for a, b in array]
 
 
 def _unique(items) -> list[str]:

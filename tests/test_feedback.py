@@ -162,7 +162,8 @@ def test_partial_credit_shows_the_judges_words_and_no_stray_out(graded):
             for o in c.outputs if o.output_type == "execute_result"]
     assert kept, "nbgrader reads partial credit from the execute_result in the autograded notebook"
     page = feedback(scratch, "cleo")
-    assert "Partly correct: 3 of 4 checks passed." in page_text(page)
+    assert "Partly right: 2.25 of 3 points." in page_text(page)
+    assert "this is what you get when the slope is added instead of subtracted" in page_text(page)
     assert "Out[" not in page and "output_execute_result" not in page
 
 

@@ -130,3 +130,65 @@ def test_numerical_gradient_that_changes_w_gains_nothing_from_patched_comparison
     assert honest.cells["numerical_gradient"][0] < honest.cells["numerical_gradient"][1]
     assert "left W changed" in honest.cell_output_text("numerical_gradient")
     assert lying.cells["numerical_gradient"][0] <= honest.cells["numerical_gradient"][0]
+
+
+# -- forged carried-forward values ------------------------------------------------------------------
+
+#: Before every cell: every function a graded cell calls answers 0.5, and every recorded number becomes 0.5.
+CONSTANT_EVERYWHERE = '''
+import numpy as np
+import exercises, exercises.answers
+
+_honest_record = exercises.answers.record
+def _half(value):
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        return np.full(value.shape, 0.5)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return 0.5
+    if isinstance(value, list):
+        return [_half(item) for item in value]
+    return value
+def _constant_record(name, value):
+    _honest_record(name, _half(value))
+def _constants(*args, **kwargs):
+    for name in ("sigmoid", "combined_input", "init_weights", "query", "refine_slope", "train_slope",
+                 "r_scale", "classify", "split_errors", "backpropagate_errors", "numerical_gradient"):
+        get_ipython().user_ns[name] = lambda *a, **k: 0.5
+    get_ipython().user_ns["record"] = _constant_record
+get_ipython().events.register("pre_run_cell", _constants)
+exercises.record = exercises.answers.record = record = _constant_record
+'''
+
+
+@pytest.mark.parametrize("assignment", ["01-linear-classifier", "02-signals"])
+def test_answers_forged_as_constants_on_the_untouched_release_earn_nothing(scratch, assignment):
+    """A constant recorded for every earlier answer and every 'consequence' of it carries nothing forward."""
+    release = scratch.release_notebook(assignment)
+    forged = scratch.grade(assignment, _after_imports(release, CONSTANT_EVERYWHERE), f"constant-{assignment}")
+    assert forged.notebook is not None, forged.log
+    assert forged.score == 0, {cell: score for cell, score in forged.cells.items() if score[0]}
+
+
+#: A wrong sigmoid told straight, then the same with its 'consequences' in query forged to match a constant.
+FORGED_CONSEQUENCE = '''
+import numpy as np
+import exercises, exercises.answers
+
+_honest_record = exercises.answers.record
+def _forging_record(name, value):
+    if name.startswith("query_") or name in ("column", "batch"):
+        value = np.full(np.shape(value), 0.5)     # the earlier cell's 'own' values and query's answer agree
+    _honest_record(name, value)
+exercises.record = exercises.answers.record = record = _forging_record
+'''
+
+
+def test_a_wrong_earlier_value_with_a_matching_forged_consequence_earns_no_more_than_the_mistake(scratch):
+    a = "02-signals"
+    hard = "def sigmoid(x):\n    return np.clip(0.5 + 0.2 * np.asarray(x, dtype=float), 0, 1)\n"
+    wrong = fill_solutions(scratch.release_notebook(a), scratch.source_notebook(a), replace={"sigmoid_impl": hard})
+    honest = scratch.grade(a, wrong, "hard-sigmoid-straight")
+    forged = scratch.grade(a, _after_imports(wrong, FORGED_CONSEQUENCE), "hard-sigmoid-forged")
+    assert honest.notebook is not None and forged.notebook is not None, forged.log
+    assert forged.cells["query"][0] == 0 < honest.cells["query"][0]
+    assert forged.score <= honest.score

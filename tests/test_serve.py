@@ -326,6 +326,21 @@ def test_over_the_rate_limit_is_kept_told_when_and_graded_when_the_window_allows
     assert page_score(ex.latest_feedback("amy"))[0] == solved
 
 
+def test_after_the_total_of_instant_gradings_a_submission_is_kept_for_the_staff(tmp_path, course_grade):
+    ex = Exchange(tmp_path, **{"InstantFeedback.max_gradings_per_assignment": 1})
+    ex.submit("amy", ex.release_nb)
+    ex.serve_once()
+    assert ex.score("amy") == 0.0
+    ex.submit("amy", ex.solved())
+    log = ex.serve_once()
+    assert "amy 02-signals: closed" in log
+    assert ex.score("amy") == 0.0          # kept, not graded instantly
+    assert "no instant gradings left" in ex.latest_feedback("amy")
+    journal = ex.journal()
+    assert journal.of_student("amy", A)[-1].state == "closed"
+    journal.close()
+
+
 def test_hostile_submissions_cost_only_their_own_time_and_points(tmp_path, course_grade):
     ex = Exchange(tmp_path)
     attacks = {name: HOSTILE_CELLS[name] for name in ("h-infinite-loop", "h-fork-bomb", "h-output-flood")}

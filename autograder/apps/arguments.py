@@ -45,6 +45,9 @@ def check_submissions(path: str | None) -> Path | None:
         if not any(source.rglob("*.ipynb")):
             raise UsageError(f"{source} holds no notebooks (.ipynb); give the folder the submissions were saved in")
         return source
+    if source.suffix.lower() == ".ipynb":
+        raise UsageError(f"{source} is one notebook, not a class; put it in a folder as STUDENT/ASSIGNMENT/"
+                         f"{source.name} and give that folder, or give the zip the LMS exported")
     if not zipfile.is_zipfile(source):
         raise UsageError(f"{source} is not a zip; give the zip the LMS exported, or a folder of submissions")
     with zipfile.ZipFile(source) as archive:
@@ -62,3 +65,28 @@ def check_due(text: str | None) -> datetime | None:
     except ValueError:
         raise UsageError(f"--due {text!r} is not a date and time; write it as 'YYYY-MM-DD HH:MM' (UTC), "
                          "e.g. --due '2026-03-01 23:59'") from None
+
+
+def check_workers(workers: int | None) -> int | None:
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers} would grade nothing; give 1 or more (default: one per core)")
+    return workers
+
+
+def check_notebook_path(path: str) -> Path:
+    """A student's notebook for ``course validate``: an existing .ipynb that is JSON."""
+    import json
+
+    notebook = Path(path)
+    if not notebook.is_file():
+        raise UsageError(f"no notebook {notebook}; give the path of your .ipynb file")
+    if notebook.suffix.lower() != ".ipynb":
+        raise UsageError(f"{notebook} is not a notebook (.ipynb); give the path of your notebook, "
+                         "e.g. course validate exercises/02-signals/signals.ipynb")
+    try:
+        with open(notebook, "rb") as handle:
+            json.loads(handle.read(64 * 1024 * 1024))
+    except (ValueError, OSError):
+        raise UsageError(f"{notebook} is not a readable notebook (not JSON); download it again from JupyterLab "
+                         "(File → Download) and validate that copy") from None
+    return notebook

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 
 from autograder.course import Course
-from autograder.insight import ClassResults, class_results
+from autograder.insight import ClassResults, MistakeCount, class_results
 
 #: No scripts, no remote anything: images are data: URLs, styles are inline.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -60,25 +60,36 @@ def score_histogram(results: ClassResults) -> str:
     if values:
         ax.axvline(summary["mean"], color="#c0392b", linestyle="--", label=f"mean {summary['mean']:.1f}")
         ax.axvline(summary["median"], color="#222222", linestyle=":", label=f"median {summary['median']:.1f}")
-        ax.legend(frameon=False, loc="upper center")
+        ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)   # above, never on a bar
     ax.set_xlabel(f"total score (out of {top:g})")
     ax.set_ylabel("students")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"{results.assignment}: total scores of {len(values)} graded submissions")
+    pending = summary["pending_students"]
+    ax.set_title(f"{results.assignment}: total scores of {len(values)} graded submissions (after late penalties)"
+                 + (f"\n{pending} with written answers still pending: their totals will rise" if pending else ""),
+                 pad=26)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(figure)
 
 
 def credit_bars(results: ClassResults) -> str:
-    """One stacked bar per graded cell: shares of full, partial and no credit (and awaiting a TA)."""
+    return _png(credit_figure(results))
+
+
+def credit_figure(results: ClassResults):
+    """One stacked horizontal bar per graded cell: shares of full, partial and no credit (and awaiting a TA).
+
+    Cell names sit on the vertical axis, one line of the figure each, so they never
+    overlap however many cells there are; the legend sits above the bars, never on them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = [cell.grade_id + ("*" if cell.written else "") for cell in results.cells]
-    figure, ax = plt.subplots(figsize=(max(6, 0.75 * len(names) + 2), 3.6))
-    bottom = [0.0] * len(names)
+    figure, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.6))
+    positions = list(range(len(names)))[::-1]   # notebook order, top to bottom
+    left = [0.0] * len(names)
     for part, label in (("full", "full credit"), ("partial", "partial credit"), ("none", "no credit"),
                         ("waiting", "awaiting a TA")):
         shares = []
@@ -86,21 +97,32 @@ def credit_bars(results: ClassResults) -> str:
             tally = results.credit.get(cell.grade_id)
             total = (tally.graded + tally.waiting) if tally else 0
             shares.append(getattr(tally, part) / total if total else 0.0)
-        ax.bar(names, shares, bottom=bottom, color=COLOURS[part], label=label, width=0.7)
-        bottom = [b + s for b, s in zip(bottom, shares)]
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("share of students")
-    ax.set_title("credit per graded cell, in notebook order (* = written answer)")
-    ax.legend(ncols=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.28))
-    ax.tick_params(axis="x", rotation=35)
-    for tick in ax.get_xticklabels():
-        tick.set_horizontalalignment("right")
+        ax.barh(positions, shares, left=left, color=COLOURS[part], label=label, height=0.7)
+        left = [b + w for b, w in zip(left, shares)]
+    ax.set_yticks(positions, names)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of students")
+    ax.set_title("credit per graded cell, in notebook order (* = written answer)", pad=28)
+    ax.legend(ncols=4, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize="small")
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(figure)
+    return figure
+
+
+def mistake_description(mistake: MistakeCount) -> str:
+    """What the mistake is, in the key's own words (from the message students saw), else its id."""
+    found = re.search(r"this is what you get when (.+?)\.(?:\s|$)", mistake.message)
+    return found.group(1) if found else mistake.mistake.replace("-", " ")
 
 
 def mistake_bars(results: ClassResults, most: int = 12) -> str | None:
     """The most frequent named mistakes of the whole assignment (None when there are none)."""
+    figure = mistake_figure(results, most)
+    return _png(figure) if figure is not None else None
+
+
+def mistake_figure(results: ClassResults, most: int = 12):
+    """The figure of :func:`mistake_bars` (None when there are no named mistakes)."""
     ranked = sorted((m for ms in results.mistakes.values() for m in ms), key=lambda m: -m.count)[:most]
     if not ranked:
         return None
@@ -109,14 +131,18 @@ def mistake_bars(results: ClassResults, most: int = 12) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, ax = plt.subplots(figsize=(7, 0.45 * len(ranked) + 1.2))
-    labels = [f"{m.cell}: {m.mistake}" for m in ranked][::-1]
+    import textwrap
+
+    # the whole description, wrapped: a cut id can read as its opposite
+    labels = [textwrap.fill(f"{m.cell}: {mistake_description(m)}", 48) for m in ranked][::-1]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    figure, ax = plt.subplots(figsize=(9, 0.3 * lines + 0.25 * len(ranked) + 1.2))
     ax.barh(labels, [m.count for m in ranked][::-1], color="#c0392b")
     ax.set_xlabel("students")
     ax.set_title("named mistakes, most frequent first")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(figure)
+    return figure
 
 
 # -- anonymity -------------------------------------------------------------------
@@ -189,6 +215,21 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _score_facts(s: dict) -> list[str]:
+    """Mean, median and full marks after late penalties; pending written answers said to be pending."""
+    if not s["pending_students"]:
+        return [f"<dt>mean score</dt><dd>{s['mean']:.2f} of {s['max_score']:g} (after late penalties, as in the "
+                "grades CSV)</dd>",
+                f"<dt>median score</dt><dd>{s['median']:.2f}</dd>",
+                f"<dt>full marks</dt><dd>{s['full_marks']}</dd>"]
+    return [f"<dt>pending</dt><dd id='pending'>written answers of {s['pending_students']} student(s), "
+            f"{s['pending_points']:g} points in all, await a TA: the figures below count only what is graded</dd>",
+            f"<dt>mean so far</dt><dd>{100 * s['mean_share']:.0f}% of the points graded so far (after late "
+            "penalties, as in the grades CSV)</dd>",
+            f"<dt>median so far</dt><dd>{s['median']:.2f} points (pending answers not yet counted)</dd>",
+            f"<dt>full marks</dt><dd>{s['full_marks']} complete, {s['full_so_far']} on every part graded so far</dd>"]
+
+
 def deadline_section(class_due, rows, anonymous: bool) -> str:
     """Deadlines: the class's, the extensions in effect, and who was late by their own deadline."""
     if class_due is None:
@@ -216,9 +257,7 @@ def render_html(results: ClassResults, anonymous: bool = False, deadlines: str =
              "<dl class='facts'>",
              f"<dt>graded submissions</dt><dd>{s['graded']}</dd>",
              f"<dt>could not be graded</dt><dd>{s['could_not_be_graded']}</dd>",
-             f"<dt>mean score</dt><dd>{s['mean']:.2f} of {s['max_score']:g}</dd>",
-             f"<dt>median score</dt><dd>{s['median']:.2f}</dd>",
-             f"<dt>full marks</dt><dd>{s['full_marks']}</dd>",
+             *_score_facts(s),
              f"<dt>nothing</dt><dd>{s['nothing']}</dd>",
              "</dl>",
              "<h2>Total scores</h2><div class='figures'>",
@@ -244,7 +283,8 @@ def render_html(results: ClassResults, anonymous: bool = False, deadlines: str =
         if not named and not other:
             continue
         parts.append(f"<div class='cell'><h3>{_e(cell.grade_id)} <span class='muted'>{_e(cell.title)}</span></h3>")
-        rows = [[_e(m.mistake), str(m.count), clean(m.message)] + ([] if anonymous else [_e(", ".join(m.students))])
+        rows = [[f"{_e(mistake_description(m))} <span class='muted'>({_e(m.mistake)})</span>", str(m.count),
+                 clean(m.message)] + ([] if anonymous else [_e(", ".join(m.students))])
                 for m in named]
         if other:
             rows.append(["<span class='muted'>(wrong, matching no named mistake)</span>", str(other), "", *([] if anonymous else [""])])

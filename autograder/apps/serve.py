@@ -175,8 +175,8 @@ class Service:
         """New complete submissions into the journal. One folder can fail only itself: whatever it
         holds or raises, it is refused with a log line, marked, and the rest of the look goes on."""
         known = self.journal.known()
-        found, refused = exchange.waiting(self.config, set(self.policy.assignments), self._intake.allowed_uids,
-                                          skip=known | self._bad)
+        # Every assignment: a submission for one not open for instant feedback is told so.
+        found, refused = exchange.waiting(self.config, None, self._intake.allowed_uids, skip=known | self._bad)
         for name, reason in refused:
             self._refuse(name, reason)
         for item in found:
@@ -208,9 +208,20 @@ class Service:
         if problem:
             self._notice(self.journal.get(item.name), "refused", notices.not_graded(item.assignment, problem),
                          final=True)
+        elif not self.policy.is_listed(item.assignment):
+            self._notice(self.journal.get(item.name), "not-instant",
+                         notices.not_instant(item.assignment, self._duedate(item.assignment)), final=True)
         elif not self.policy.is_open(item.assignment, when - extra):
             self._notice(self.journal.get(item.name), "closed",
                          notices.closed(item.assignment, self.policy.closes(item.assignment) + extra), final=True)
+        else:   # queued: the student is told at once when to fetch the feedback
+            position = self.journal.queue_length()
+            expected = notices.expected_at(time.time(), position, self.workers,
+                                           notices.typical_grading_seconds(self.journal.events()))
+            self._notice(self.journal.get(item.name), "waiting",
+                         notices.waiting(item.assignment, when.timestamp(), position, expected),
+                         line=f"received, number {position} in the queue, feedback expected around "
+                              f"{notices.when(expected)}")
         if not problem and unrostered(self.course.root, [item.student]):
             self._say(f"warning: {item.student} is not on the roster (course roster); the submission is kept")
 
@@ -248,6 +259,10 @@ class Service:
                 break
             for entry in queue[student]:
                 if (entry.student, entry.assignment) in busy:
+                    continue
+                if self.policy.used_up(len(self.journal.grading_starts(entry.student, entry.assignment))):
+                    self._notice(entry, "closed", notices.used_up(entry.assignment,
+                                                                  self.policy.max_gradings_per_assignment), final=True)
                     continue
                 if self._held_back(entry, starts[student], now):
                     continue
@@ -378,15 +393,20 @@ class Service:
         self.journal.update(entry.name, "released", state="released", released=time.time())
         self._log_line(self.journal.get(entry.name))
 
-    def _notice(self, entry: Entry, kind: str, page: str, final: bool = False) -> None:
+    def _notice(self, entry: Entry, kind: str, page: str, final: bool = False, line: str = "") -> None:
         pages = {nb: page for nb in entry.notebook_ids}
         self._publish(entry, pages)
         values = {"notice": kind}
         if final:
-            values["state"] = "closed" if kind in ("closed", "refused") else kind
+            values["state"] = "closed" if kind in ("closed", "refused", "not-instant") else kind
             values["released"] = time.time()
         self.journal.update(entry.name, f"notice:{kind}", **values)
-        if final:
+        if line:   # "amy 02-signals received, …": the "student assignment:" line stays the graded one
+            self._say(f"{entry.student} {entry.assignment} {line}")
+        elif kind == "not-instant":
+            self._say(f"{entry.student} {entry.assignment}: not open for instant feedback (not in "
+                      "c.InstantFeedback.assignments); kept in inbound/ for `course grade`, the student was told")
+        elif final:
             self._say(f"{entry.student} {entry.assignment}: {kind} ({self._age(entry):.1f} s after submitting; "
                       f"queue {self.journal.queue_length()})")
         else:

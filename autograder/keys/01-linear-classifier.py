@@ -6,6 +6,10 @@ flowers as R's ``datasets::iris``), R's ``scale(x, center = FALSE,
 scale = TRUE)`` is computed here with NumPy, hidden inputs are regenerated
 from the cells' seeds, and accuracy is judged from the predicted classes the
 notebook recorded, against species labels that never come from the kernel.
+The points the recipe runs on are the key's own iris2, never what a later
+cell's kernel says x and y were; an earlier mistake is carried forward only
+as the earlier cell recorded it and the key recomputes it (see
+"error carried forward, recomputed here").
 """
 
 import numpy as np
@@ -94,10 +98,6 @@ def protocol() -> tuple[float, np.ndarray]:
 
 def above_line(slope: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y > slope * x
-
-
-def as_points(answer, name: str) -> np.ndarray:
-    return expect_shape(answer[name], (100,), f"{name} (the 100 values used for training)")
 
 
 # -- 1. the bug example -----------------------------------------------------------------------
@@ -217,7 +217,7 @@ def _species_series(ax: dict, name: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("part", ["title", "axis_labels", "species"])
-def test_scatter(answer, part):
+def test_scatter(answer, recorded, part):
     # Every correct spelling counts: a title by ax.set_title, ax.set(title=) or fig.suptitle; a legend on the
     # axes (ax.legend(), plt.legend()) or on the figure (fig.legend()); species labels in any capitalisation.
     description = answer["scatter"]
@@ -241,10 +241,43 @@ def test_scatter(answer, part):
         if problems:
             raise WrongAnswer("; ".join(problems) + f" (xlab(\"{XLABEL}\") and ylab(\"{YLABEL}\") in R).")
     else:
-        _judge_species(ax, description.get("figure_legend", []))
+        _judge_species(ax, description.get("figure_legend", []), recorded["scaled_frame"].get("frame"))
 
 
-def _judge_species(ax: dict, figure_legend: list) -> None:
+def _same_points(plotted, expected: np.ndarray) -> bool:
+    """Whether the plotted (x, y) pairs are exactly *expected*'s rows, in any order (float32 allowed)."""
+    try:
+        points = np.asarray(plotted, dtype=float).reshape(-1, 2)
+    except (TypeError, ValueError):
+        return False
+    if points.shape != expected.shape:
+        return False
+    by_x = lambda a: a[np.lexsort((a[:, 1], a[:, 0]))]
+    return agrees(by_x(points), by_x(expected), **FORMULA)
+
+
+def _judge_coordinates(series: dict, recorded_frame) -> None:
+    """Each species' series must plot that species' sepal length (x) and width (y): the key's iris2, scaled as
+    R does or not scaled, or the student's own scaled frame when the scaled_frame cell judged it wrong."""
+    measurements, species = two_class_iris()
+    frames = [r_scale(measurements), measurements]
+    own = own_frame(recorded_frame)
+    if own is not None:
+        frames.append(own)
+    for name, found in series.items():
+        plotted = [point for s in found for point in s.get("points", [])]
+        rows = species == name
+        if not any(_same_points(plotted, frame[rows][:, :2]) for frame in frames):
+            other = "versicolor" if name == "setosa" else "setosa"
+            if any(_same_points(plotted, frame[species == other][:, :2]) for frame in frames):
+                raise WrongAnswer(f"the series labelled {name} plots the {other} flowers: select the rows of each "
+                                  "species for its own series.", mistake="scatter-wrong-rows")
+            raise WrongAnswer(f"the series labelled {name} does not plot the {name} flowers of iris2 (sepal length "
+                              "along x, sepal width up y): draw rows = iris2[iris2['Species'] == species].",
+                              mistake="scatter-wrong-points")
+
+
+def _judge_species(ax: dict, figure_legend: list, recorded_frame=None) -> None:
     series = {name: _species_series(ax, name) for name in ("setosa", "versicolor")}
     missing = [name for name, found in series.items() if not found]
     if missing:
@@ -258,6 +291,7 @@ def _judge_species(ax: dict, figure_legend: list) -> None:
         points = sum(s["n_points"] for s in found)
         if points != 50:
             raise WrongAnswer(f"the {name} series has {points} points; iris2 holds 50 flowers of each species.")
+    _judge_coordinates(series, recorded_frame)
     markers = {name: {m for s in found for m in s.get("markers", [])} for name, found in series.items()}
     colours = {name: {c for s in found for c in s.get("colors", [])} for name, found in series.items()}
     if "" in markers["setosa"] | markers["versicolor"]:
@@ -278,27 +312,39 @@ def _judge_species(ax: dict, figure_legend: list) -> None:
 REFINE_CELL = "your refine_slope (Exercise 2)"
 
 
+def own_refine(recorded):
+    """The student's refine_slope, when its own cell made a NAMED mistake, as the key recomputes it; else None."""
+    if not refine_is_wrong(recorded):
+        return None
+    rng = np.random.default_rng(REFINE_CASES)
+    a, x, t = rng.uniform(-2, 2, 20), rng.uniform(0.5, 4, 20), rng.uniform(-3, 3, 20)
+    lr = rng.uniform(0.05, 1.0, 20)
+    hidden = recorded["refine_slope"].get("hidden")
+    named = [name for name, value in _refine_mistakes(a, x, t, lr).items() if agrees(hidden, value, **FORMULA)]
+    return _refine_variant(named[0]) if named else None
+
+
 @pytest.mark.parametrize("part", ["history", "bugs"])
 def test_train_slope(answer, recorded, part):
-    # Error carried forward: train_slope is built on refine_slope. When refine_slope's own cell is wrong,
-    # train_slope is also judged on the student's refine_slope: the cell records what that function gives
-    # at every step of the history ("*_steps"), and a history that chains those steps correctly earns its
-    # points. While refine_slope is right, nothing but the reference counts.
-    own = refine_is_wrong(recorded)
+    # Error carried forward: train_slope is built on refine_slope. When refine_slope's own cell made a named
+    # mistake, train_slope is also judged on that mistake, recomputed here (own_refine). While refine_slope
+    # is right, or wrong in a way the key cannot name, nothing but the reference counts.
+    own = own_refine(recorded)
     if part == "history":
         rng = np.random.default_rng(404)
         x, t = rng.uniform(0.5, 2.0, 12), rng.uniform(0.0, 3.0, 12)
         expected = train(0.5, x, t, 0.3, 3)
         expect_close_carried(answer["hidden"], expected, "train_slope(0.5, x, targets, lr=0.3, epochs=3) on hidden data",
-                             carried=answer["hidden_steps"] if own else None, carried_from=REFINE_CELL, **FORMULA,
+                             carried=None if own is None else _train_with(own, 0.5, x, t, 0.3, 3),
+                             carried_from=REFINE_CELL, **FORMULA,
                              mistakes={"the learning rate is not applied": train(0.5, x, t, 1.0, 3),
                                        "the history lists the starting slope first (it holds the slope "
                                        "after each update)": np.concatenate([[0.5], expected[:-1]])},
                              hint="one update per example, the whole list once per epoch; record the slope after each.")
     else:
         expect_close_carried(answer["bugs"], _bug_sequence(0.5), "train_slope on the two bugs with L = 0.5",
-                             carried=answer["bugs_steps"] if own else None, carried_from=REFINE_CELL,
-                             rtol=0, atol=HAND_ROUNDING)
+                             carried=None if own is None else _train_with(own, 0.25, [3.0, 1.0], [1.1, 2.9], 0.5, 1),
+                             carried_from=REFINE_CELL, rtol=0, atol=HAND_ROUNDING)
 
 
 def train_is_wrong(recorded) -> bool:
@@ -310,6 +356,77 @@ def train_is_wrong(recorded) -> bool:
     cell = recorded["train_slope"]
     return not (agrees(cell.get("hidden"), train(0.5, x, t, 0.3, 3), **FORMULA)
                 and agrees(cell.get("bugs"), _bug_sequence(0.5), rtol=0, atol=HAND_ROUNDING))
+
+
+# -- error carried forward, recomputed here ---------------------------------------------------
+# A later cell is judged on the student's own earlier work only as that earlier cell recorded it and was judged
+# wrong there, and the consequence is computed here: never on a value the later cell's kernel computed.
+
+def _refine_variant(name: str):
+    """refine_slope as the named mistake *name* computes it (a function of A, x, target, lr)."""
+    return lambda a, x, t, lr: _refine_mistakes(a, x, t, lr)[name]
+
+
+def _train_with(step, a, x, targets, lr, epochs, start_first=False) -> np.ndarray:
+    history = []
+    for _ in range(epochs):
+        for xi, ti in zip(x, targets):
+            if start_first:
+                history.append(a)
+            a = step(a, xi, ti, lr)
+            if not start_first:
+                history.append(a)
+    return np.array(history)
+
+
+def own_training(recorded):
+    """The student's train_slope, when its cell (or refine_slope's) made a NAMED mistake, as the key recomputes it.
+
+    Returns a function (a, x, targets, lr, epochs) → history, or None when both cells are right, or when the
+    mistake is not one the key can name (then nothing is carried: a no-op or made-up training earns nothing
+    downstream, and the key never takes the kernel's word for what it would have given).
+    """
+    if not train_is_wrong(recorded):
+        return None
+    step = own_refine(recorded) or _refine
+    if refine_is_wrong(recorded) and step is _refine:
+        return None
+    rng = np.random.default_rng(404)
+    x, t = rng.uniform(0.5, 2.0, 12), rng.uniform(0.0, 3.0, 12)
+    recorded_history = recorded["train_slope"].get("hidden")
+    for start_first in (False, True):
+        if agrees(recorded_history, _train_with(step, 0.5, x, t, 0.3, 3, start_first), **FORMULA):
+            return lambda a0, xs, ts, rate, epochs: _train_with(step, a0, xs, ts, rate, epochs, start_first)
+    return None
+
+
+def own_frame(frame):
+    """The student's scaled frame as the scaled_frame cell recorded it, when it is wrong there but still iris2
+    (each column a positive multiple of its measurement, shifted or not: every wrong port of R's scale); else None.
+    Made-up points are not iris2 scaled, and nothing is built on them.
+    """
+    measurements, _ = two_class_iris()
+    try:
+        frame = np.asarray(frame, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if frame.shape != measurements.shape or not np.all(np.isfinite(frame)) \
+            or agrees(frame, r_scale(measurements), **R_PRINT):
+        return None
+    for j in range(frame.shape[1]):
+        design = np.column_stack([measurements[:, j], np.ones(len(frame))])
+        (slope, shift), *_ = np.linalg.lstsq(design, frame[:, j], rcond=None)
+        if slope <= 0 or not agrees(design @ [slope, shift], frame[:, j], **FORMULA, scale=float(np.abs(frame[:, j]).max())):
+            return None
+    return frame
+
+
+def course_points(recorded) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y the recipe runs on: the key's R-scaled iris2, or the student's own wrong scaling of it."""
+    frame = own_frame(recorded["scaled_frame"].get("frame"))
+    if frame is None:
+        frame = r_scale(two_class_iris()[0])
+    return frame[:, 0], frame[:, 1]
 
 
 def _protocol_variants(x, y, is_setosa, lr) -> tuple[float, dict[str, float]]:
@@ -327,27 +444,39 @@ def _protocol_variants(x, y, is_setosa, lr) -> tuple[float, dict[str, float]]:
     }
 
 
+def expected_table(recorded, rates) -> list[tuple[float, float | None]]:
+    """For each rate: the final slope of the recipe on the course's points, and what the student's own named
+    mistake in train_slope or refine_slope gives there (None when nothing is carried)."""
+    _, species = two_class_iris()
+    x, y = course_points(recorded)
+    is_setosa = species == "setosa"
+    own = own_training(recorded)
+    a_start, order = protocol()
+    targets = np.where(is_setosa, y - NUDGE, y + NUDGE)
+    return [(_protocol_variants(x, y, is_setosa, float(rate))[0],
+             None if own is None else float(own(a_start, x[order], targets[order], float(rate), EPOCHS)[-1]))
+            for rate in rates]
+
+
 @pytest.mark.parametrize("part", ["learning_rates", "final_slopes", "accuracies"])
 def test_rate_table(answer, recorded, part):
-    # Errors carried forward: the recipe is repeated here on the student's own x and y (so a wrong r_scale
-    # costs only Exercise 4), and, when train_slope or refine_slope is wrong in its own cell, the final slope
-    # may also be what the student's own train_slope gives on the recipe ("own_final"). Accuracies are
-    # judged from the student's slopes.
+    # The recipe runs here on the course's x and y (the key's iris2; the student's own scaling of it only when
+    # the scaled_frame cell was judged wrong), and, when train_slope or refine_slope made a named mistake in
+    # its own cell, the final slope may also be what that mistake gives (recomputed here). Accuracies are
+    # judged from the student's slopes on the same points.
     _, species = two_class_iris()
     is_setosa = species == "setosa"
-    x, y = as_points(answer, "x"), as_points(answer, "y")
+    x, y = course_points(recorded)
     if part == "learning_rates":
         rates = expect_shape(answer["rates"], (len(LEARNING_RATES),), "the learning rates in the table")
-        expect_close(np.sort(rates), LEARNING_RATES, "the learning rates in the table", **FORMULA,
+        expect_close(np.sort(rates), LEARNING_RATES, "the learning rates in the table", rtol=1e-9, atol=0.0, ulps=0,
                      hint="use one entry per rate in LEARNING_RATES.")
         return
     rates = np.asarray(answer["rates"], dtype=float)
     slopes = expect_shape(answer["slopes"], rates.shape, "final slope per learning rate")
     if part == "final_slopes":
-        own = expect_shape(answer["own_final"], rates.shape, "train_slope's final slope per learning rate") \
-            if train_is_wrong(recorded) else [None] * len(rates)
-        for rate, slope, carried in zip(rates, slopes, own):
-            expected, wrong = _protocol_variants(x, y, is_setosa, float(rate))
+        for rate, slope, (expected, carried) in zip(rates, slopes, expected_table(recorded, rates)):
+            _, wrong = _protocol_variants(x, y, is_setosa, float(rate))
             expect_close_carried(slope, expected, f"the final slope for learning rate {rate:g}", **FORMULA,
                                  mistakes=wrong, carried=carried, carried_from="your train_slope (Exercise 6)",
                                  hint="start at A_start, take the examples in `order`, EPOCHS times.")
@@ -355,33 +484,32 @@ def test_rate_table(answer, recorded, part):
         accuracies = expect_shape(answer["accuracies"], rates.shape, "accuracy per learning rate")
         judged = np.array([np.mean(above_line(s, x, y) == is_setosa) for s in slopes])
         # An accuracy is a count over 100 flowers: 1e-6 tells k/100 from any neighbour, in any precision.
-        expect_close(accuracies, judged, "the accuracies in the table", rtol=0, atol=1e-6,
+        expect_close(accuracies, judged, "the accuracies in the table", rtol=0, atol=1e-6, ulps=0,
                      mistakes={"accuracy counts setosa below the line": 1.0 - judged},
                      hint="accuracy is the fraction of the 100 flowers on their species' side of y = A·x "
                           "(setosa above).")
 
 
-def data_is_wrong(recorded) -> bool:
-    """Whether the scaled_frame cell's own recorded frame is not R's scale of iris2 (judged here)."""
-    measurements, _ = two_class_iris()
-    return not agrees(recorded["scaled_frame"].get("frame"), r_scale(measurements), **R_PRINT)
-
-
-def best_of_own_table(recorded, x, y, is_setosa) -> float | None:
-    """The best accuracy any slope of the student's own rate table reaches on their x and y (None if unknown)."""
+def table_is_earned(recorded, x, y) -> bool:
+    """Whether the rate table's own slopes are the recipe's on the course's points (or its carried values)."""
     try:
+        rates = np.asarray(recorded["rate_table"].get("rates"), dtype=float).ravel()
         slopes = np.asarray(recorded["rate_table"].get("slopes"), dtype=float).ravel()
     except (TypeError, ValueError):
-        return None
-    slopes = slopes[np.isfinite(slopes)]
-    if not slopes.size:
-        return None
-    return float(max(np.mean(above_line(s, x, y) == is_setosa) for s in slopes))
+        return False
+    if rates.shape != (len(LEARNING_RATES),) or slopes.shape != rates.shape:
+        return False
+    return all(agrees(slope, expected, **FORMULA) or (carried is not None and agrees(slope, carried, **FORMULA))
+               for slope, (expected, carried) in zip(slopes, expected_table(recorded, rates)))
 
 
 @pytest.mark.parametrize("part", ["accuracy", "predictions_from_the_line"])
 def test_accuracy(answer, recorded, part):
+    # best_slope is judged against the student's own table (as the rate_table cell recorded it, and only when
+    # the key finds that table earned), on the course's points: it must be the table's slope with the highest
+    # accuracy, computed here. A slope typed by eye, or a table the key cannot reproduce, earns nothing here.
     _, species = two_class_iris()
+    is_setosa = species == "setosa"
     predicted = answer["predicted"]
     if not isinstance(predicted, list) or len(predicted) != len(species):
         raise WrongAnswer(f"expected one predicted species for each of the 100 flowers of iris2, got "
@@ -390,36 +518,28 @@ def test_accuracy(answer, recorded, part):
     if unknown:
         raise WrongAnswer(f"predictions must be 'setosa' or 'versicolor', found {unknown[:3]}.")
     predicted = np.array(predicted, dtype=object)
+    x, y = course_points(recorded)
+    slope = float(expect_shape(answer["slope"], (), "best_slope"))
     if part == "accuracy":
-        # Error carried forward: 0.97 is what R's scaling and the recipe allow. When the scaled data or the
-        # table came out wrong in their own cells, picking the best slope of the student's own table counts.
-        accuracy = float(np.mean(predicted == species))
-        if accuracy >= GOOD_ACCURACY:
-            return
-        if accuracy <= 1.0 - GOOD_ACCURACY:
-            raise WrongAnswer("almost every flower is put in the other species: setosa lies ABOVE the line.")
-        x, y = as_points(answer, "x"), as_points(answer, "y")
-        best = best_of_own_table(recorded, x, y, species == "setosa")
-        bad_data, bad_table = data_is_wrong(recorded), train_is_wrong(recorded)
-        if (bad_data or bad_table) and best is not None and accuracy >= best:
-            return
-        reached = f"the line classifies {accuracy:.0%} of the flowers correctly"
-        if best is not None and best > accuracy:
-            raise WrongAnswer(f"{reached}, and another slope of your own table does better: set best_slope to "
-                              "the slope of the learning rate with the highest accuracy.")
-        if bad_data:
-            raise WrongAnswer(f"{reached}. Its input came from Exercise 4: your x and y are not iris2 scaled as "
-                              "R's scale(center = FALSE) does (centred or z-scored data cannot be split by a line "
-                              "through the origin), so fix r_scale first.")
-        if bad_table:
-            raise WrongAnswer(f"{reached}. Its slopes came from your train_slope and refine_slope (Exercises 2 "
-                              "and 6), which are wrong: fix those first.")
-        raise WrongAnswer(f"{reached}; a line through the origin can reach {GOOD_ACCURACY:.0%} or better "
-                          "with one of the learning rates.")
+        if not table_is_earned(recorded, x, y):
+            raise WrongAnswer("best_slope is judged against your table of learning rates, and the table's slopes "
+                              "are not what the recipe gives (see the rate_table cell): fix the table first.",
+                              mistake="table-not-earned")
+        table = np.asarray(recorded["rate_table"].get("slopes"), dtype=float).ravel()
+        scores = np.array([np.mean(above_line(s, x, y) == is_setosa) for s in table])
+        best = table[scores == scores.max()]
+        if not any(agrees(slope, s, **FORMULA) for s in best):
+            if any(agrees(slope, s, **FORMULA) for s in table):
+                raise WrongAnswer("best_slope is a slope of your table, but not the one with the highest accuracy.")
+            raise WrongAnswer("best_slope is not one of the final slopes of your table: set it to the final slope "
+                              "of the learning rate with the highest accuracy (final_slope[best_rate]).",
+                              mistake="best-slope-not-from-table")
+        carried = own_frame(recorded["scaled_frame"].get("frame")) is not None or own_training(recorded) is not None
+        if not carried and scores.max() < GOOD_ACCURACY:
+            raise WrongAnswer(f"the line classifies {scores.max():.0%} of the flowers correctly; a line through "
+                              f"the origin can reach {GOOD_ACCURACY:.0%} or better with one of the learning rates.")
     else:
-        slope = expect_shape(answer["slope"], (), "best_slope")
-        x, y = as_points(answer, "x"), as_points(answer, "y")
-        from_line = np.where(above_line(float(slope), x, y), "setosa", "versicolor").astype(object)
+        from_line = np.where(above_line(slope, x, y), "setosa", "versicolor").astype(object)
         disagree = int(np.sum(from_line != predicted))
         if disagree:
             raise WrongAnswer(f"{disagree} of the 100 predictions are not what the line y = best_slope·x says "

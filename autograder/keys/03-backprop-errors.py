@@ -94,7 +94,7 @@ def _each_with(recorded, expected, name, mistakes, **tolerances):
 
 
 # -- 1. splitting errors ------------------------------------------------------------
-@pytest.mark.parametrize("part", ["hidden_cases", "example"])
+@pytest.mark.parametrize("part", ["hidden_cases", "example", "e_input"])
 def test_split(answer, part):
     if part == "hidden_cases":
         rng = np.random.default_rng(301)
@@ -105,20 +105,21 @@ def test_split(answer, part):
                 [(W.T @ e) / W.sum(axis=0) for W, e in cases],
             "the errors are sent back through W^T without normalising": [W.T @ e for W, e in cases],
         }, **FORMULA, hint="row k of W holds the links into node k; divide each row by its own sum.")
-    else:
+    elif part == "example":
         expect_close(answer["e_hidden"], split_errors(W_HO, E_OUTPUT), "e_hidden", rtol=0, atol=HAND_ROUNDING,
                      mistakes={"W_ho is typed transposed": split_errors(W_HO.T, E_OUTPUT),
                                "the normalising denominators are dropped": W_HO.T @ E_OUTPUT})
-        expect_close(answer["W_ih"], W_IH, "W_ih", **FORMULA,
+        expect_close(answer["W_ih"], W_IH, "W_ih", rtol=0, atol=HAND_ROUNDING, ulps=0,
                      mistakes={"W_ih is typed transposed (rows are receiving nodes)": W_IH.T})
-        # Error carried forward: e_input is also judged on the student's own e_hidden and W_ih when those
-        # are wrong, so a mistake there is not charged again here.
+    else:
+        # Error carried forward, in a part of its own: e_input is also judged on the student's own e_hidden
+        # and W_ih (as this cell recorded them) when those are wrong, so a mistake there is charged once.
         e_hidden = split_errors(W_HO, E_OUTPUT)
         hand = {"rtol": 0.0, "atol": HAND_ROUNDING}
         own_e, own_w = np.asarray(answer["e_hidden"], dtype=float), np.asarray(answer["W_ih"], dtype=float)
         carried = None
         if own_e.shape == (2,) and own_w.shape == (2, 2) and not (agrees(own_e, e_hidden, **hand)
-                                                                 and agrees(own_w, W_IH, **FORMULA)):
+                                                                 and agrees(own_w, W_IH, **hand)):
             carried = split_errors(own_w, own_e)
         expect_close_carried(answer["e_input"], split_errors(W_IH, e_hidden), "e_input", **hand, carried=carried,
                              carried_from="your e_hidden and W_ih",
@@ -314,12 +315,25 @@ def test_numerical_gradient(answer, part):
                                forward_differences(wavy, W, 1e-3),
                                "the difference is divided by h instead of 2h": 2 * exact},
                      hint="use (f(W + h) - f(W - h)) / (2h), and the h you are given.")
+        # A second h: the key computes the central difference at h = 0.1 itself. At that h it differs from the
+        # slope by about 1e-3, and one-sided differences by about 5e-2: a numerical_gradient that ignores the h
+        # it is given, or differences one side only with a tiny h of its own, shows here.
+        coarse = numerical_gradient(wavy, W, 0.1)
+        expect_close(answer["wavy_coarse"], coarse, "numerical_gradient of sum(sin(W) * W**2) with h = 0.1",
+                     rtol=1e-6, atol=1e-9, mistakes={
+                         "one-sided (forward) differences are used instead of central ones":
+                             forward_differences(wavy, W, 0.1),
+                         "the h you are given is not used (this is the slope itself, not the central difference "
+                         "at h = 0.1)": exact},
+                     hint="use (f(W + h) - f(W - h)) / (2h) with the h you are given.")
     elif part == "unchanged":
-        # Raw values: the cell records W after the call; the key regenerates W before it and compares.
+        # Raw values: the cell records W after the call; the key regenerates W before it and compares. Putting
+        # an entry back by arithmetic (+= h, -= 2h, += h) may leave a few units in its last place: that is put
+        # back too. 1e-12 of the entries' size allows hundreds of such units, and is far below any h.
         after = np.asarray(answer["W_after"], dtype=float)
-        if after.shape != W.shape or not np.array_equal(after, W):
+        if after.shape != W.shape or not agrees(after, W, rtol=0.0, atol=1e-12 * float(np.abs(W).max()), ulps=0):
             raise WrongAnswer("numerical_gradient left W changed after it returned: put each entry back "
-                              "exactly (save the original value), or work on a copy.")
+                              "(save the original value and reassign it), or work on a copy.")
     else:
         o = sigmoid(A @ x)
         expected = -2 * ((t - o) * o * (1 - o)) @ x.T

@@ -224,7 +224,7 @@ class ShowLatePolicy(NbGraderPreprocessor):
                          f"{days} day(s) late, so {min(100.0, days * policy.percent_per_day):g}% of its points "
                          f"were taken off {penalty}.")
         elif duedate is None:
-            lines.append("This assignment has no deadline in the gradebook.")
+            return nb, resources   # no deadline: the late policy does not apply, so it is not shown
         elif days:
             hours = seconds / 3600.0
             lines.append(f"This submission came {hours:.1f} hours after the deadline ({duedate:%Y-%m-%d %H:%M} UTC): "

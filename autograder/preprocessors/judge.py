@@ -36,6 +36,10 @@ VERDICT_NAME = "WrongAnswer"
 #: The answer under which a key finds its cell's wall time, measured by the grader (None: not measured).
 #: Not an identifier, so no ``record()`` can make it; anything recorded under it is overwritten.
 MEASURED_SECONDS = "grader.seconds"
+#: The same for the whole notebook up to and including the cell: the sum of the grader's timings of every code
+#: cell from the first to this one (None when one of them was not measured). A budget on it applies to work done
+#: anywhere before the cell, so moving it into an earlier cell gains nothing.
+MEASURED_SECONDS_SO_FAR = "grader.seconds_so_far"
 
 
 def is_autograder_test(cell: NotebookNode) -> bool:
@@ -87,6 +91,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def _seconds_so_far(nb: NotebookNode) -> dict[str, float | None]:
+    """For each graded cell, the grader's timings of every code cell up to and including it, summed."""
+    total: float | None = 0.0
+    sums: dict[str, float | None] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        seconds = cell.get("metadata", {}).get("nn_course", {}).get("seconds")
+        total = None if total is None or not isinstance(seconds, (int, float)) else total + float(seconds)
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            sums[grade_id] = total
+    return sums
 
 
 def kernel_error(cell: NotebookNode) -> str | None:
@@ -182,6 +201,7 @@ class JudgeAnswers(NbGraderPreprocessor):
 
         answers: dict[str, dict[str, Any]] = {}
         reasons: dict[str, str] = {}
+        so_far = _seconds_so_far(nb)
         for cell in cells:
             grade_id = cell.metadata.nbgrader["grade_id"]
             recorded, problems = read_answers(cell)
@@ -191,6 +211,7 @@ class JudgeAnswers(NbGraderPreprocessor):
                 answers[grade_id] = recorded
                 # The cell's wall time as the sandboxed executor measured it; never the kernel's word.
                 recorded[MEASURED_SECONDS] = cell.get("metadata", {}).get("nn_course", {}).get("seconds")
+                recorded[MEASURED_SECONDS_SO_FAR] = so_far.get(grade_id)
             else:
                 error = kernel_error(cell)
                 reasons[grade_id] = (

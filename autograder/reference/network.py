@@ -62,6 +62,45 @@ def train_step(w_ih: np.ndarray, w_ho: np.ndarray, inputs: np.ndarray,
     return w_ih + delta_ih, w_ho + delta_ho
 
 
+#: The slips of ``train`` that a replay can reproduce (for error carried forward from 05's network_train).
+SLIPS = ("updated_first", "no_slope", "exact_gradient", "sign", "no_lr")
+
+
+def slipped_step(w_ih: np.ndarray, w_ho: np.ndarray, inputs: np.ndarray, targets: np.ndarray, lr: float,
+                 slip: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """New (w_ih, w_ho) after one step, the right one (*slip* None) or with one of :data:`SLIPS`."""
+    if slip is None:
+        return train_step(w_ih, w_ho, inputs, targets, lr)
+    hidden, outputs = forward(w_ih, w_ho, inputs)
+    errors = targets - outputs
+    slope_out, slope_hidden = outputs * (1.0 - outputs), hidden * (1.0 - hidden)
+    delta_ih, delta_ho = weight_changes(w_ih, w_ho, inputs, targets, lr)
+    if slip == "updated_first":
+        delta_ih = lr * (((w_ho + delta_ho).T @ errors) * slope_hidden) @ inputs.T
+    elif slip == "no_slope":
+        delta_ih, delta_ho = lr * (w_ho.T @ errors) @ inputs.T, lr * errors @ hidden.T
+    elif slip == "exact_gradient":
+        delta_ih = lr * ((w_ho.T @ (errors * slope_out)) * slope_hidden) @ inputs.T
+    elif slip == "sign":
+        delta_ih, delta_ho = -delta_ih, -delta_ho
+    elif slip == "no_lr":
+        delta_ih, delta_ho = delta_ih / lr, delta_ho / lr
+    else:
+        raise ValueError(f"unknown slip {slip!r}")
+    return w_ih + delta_ih, w_ho + delta_ho
+
+
+def replay(w_ih: np.ndarray, w_ho: np.ndarray, images: np.ndarray, labels: np.ndarray, lr: float, epochs: int,
+           slip: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rashid's training from (w_ih, w_ho): *epochs* passes over *images* (0..255) in order, one step each."""
+    w_ih, w_ho = np.array(w_ih, dtype=float), np.array(w_ho, dtype=float)
+    inputs, targets = scale_inputs(images).T, make_targets(labels, w_ho.shape[0])
+    for _ in range(epochs):
+        for k in range(inputs.shape[1]):
+            w_ih, w_ho = slipped_step(w_ih, w_ho, inputs[:, k:k + 1], targets[:, k:k + 1], lr, slip)
+    return w_ih, w_ho
+
+
 class PerSampleNetwork:
     """The exercise's network: one update per image, in a Python loop."""
 

@@ -67,7 +67,63 @@ def closed(assignment: str, closes: datetime) -> str:
         "and will be graded by the course staff; the feedback comes with the rest of the class."])
 
 
+def used_up(assignment: str, total: int) -> str:
+    return page(f"{assignment}: no instant gradings left", [
+        f"You have had {total} instant gradings of {assignment}, the most the course allows for one assignment. "
+        "Your submission is kept and will be graded by the course staff; the feedback comes with the rest of the "
+        "class.",
+        "Use the visible checks in the notebook (Validate) to test further changes."])
+
+
 def not_graded(assignment: str, problem: str) -> str:
     return page(f"{assignment}: this submission could not be graded", [
         problem, "Nothing else was changed. Fix the notebook (Kernel → Restart Kernel and Run All Cells, then "
         "Validate) and submit again."])
+
+
+# -- while a submission waits, and for an assignment without instant feedback ----------
+
+#: Seconds one grading takes, until the service has timed some of its own.
+DEFAULT_GRADING_SECONDS = 60.0
+
+
+def typical_grading_seconds(events: list[tuple[str, str, float, str | None]], recent: int = 20) -> float:
+    """The median time from dispatch to graded over the *recent* last gradings in the journal's events."""
+    started: dict[str, float] = {}
+    took: list[float] = []
+    for name, event, at, _ in events:
+        if event == "dispatched":
+            started.setdefault(name, at)
+        elif event == "graded" and name in started:
+            took.append(at - started.pop(name))
+    took = sorted(took[-recent:])
+    return took[len(took) // 2] if took else DEFAULT_GRADING_SECONDS
+
+
+def expected_at(received: float, position: int, workers: int, seconds_each: float) -> float:
+    """When the feedback of the *position*-th submission in the queue should be out."""
+    rounds = -(-max(1, position) // max(1, workers))   # ceil: submissions ahead share the workers
+    return received + rounds * seconds_each
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%H:%M UTC")
+
+
+def waiting(assignment: str, received: float, position: int, expected: float) -> str:
+    """Released at once when a submission is queued; the real feedback replaces it."""
+    return page(f"{assignment}: received, feedback expected around {_clock(expected)}", [
+        f"Your submission was received at {datetime.fromtimestamp(received, timezone.utc):%H:%M:%S} UTC. "
+        f"It is number {position} in the queue; its feedback is expected around {_clock(expected)}.",
+        "Press Fetch Feedback again then: this page will have been replaced by your feedback. "
+        "If you submit again before then, only your latest submission is graded."])
+
+
+def not_instant(assignment: str, due: datetime | None) -> str:
+    """For a submission of an assignment that is not open for instant feedback."""
+    when = (f"after the deadline ({due:%Y-%m-%d %H:%M} UTC), with the rest of the class" if due is not None
+            else "by the course staff with the rest of the class")
+    return page(f"{assignment}: received; no instant feedback for this assignment", [
+        f"Your submission of {assignment} is kept. This assignment is not open for instant feedback, so it is "
+        f"not graded now: it will be graded {when}, and its feedback comes then.",
+        "If you meant another assignment, check its name in the assignment list and submit that one."])

@@ -13,6 +13,11 @@ and at most ``max_concurrent_per_student`` at a time; workers go round the
 students (:meth:`InstantFeedback.fair_order`: who has fewest gradings
 running, then who was served longest ago), so one student's many
 submissions delay another's first by at most one grading.
+
+After ``max_gradings_per_assignment`` instant gradings of one assignment a
+student's later submissions are kept for the course staff, as after
+``open_until``: the total bounds how many answers a search for a hidden value
+can try (README, "Hidden checks stay hidden").
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ class InstantFeedback(Configurable):
                                            "together.").tag(config=True)
     max_concurrent_per_student = Int(1, help="Gradings of one student running at the same time.").tag(config=True)
     window_seconds = Float(3600.0, help="The rate-limit window (an hour).").tag(config=True)
+    max_gradings_per_assignment = Int(
+        60, help="Instant gradings per student and assignment in all (0: no total); later submissions are kept "
+                 "and graded by the course staff.").tag(config=True)
     poll_seconds = Float(0.5, help="How often the exchange's inbound folder is looked at.").tag(config=True)
 
     def is_listed(self, assignment: str) -> bool:
@@ -53,6 +61,10 @@ class InstantFeedback(Configurable):
     def is_open(self, assignment: str, submitted: datetime) -> bool:
         closes = self.closes(assignment)
         return closes is None or submitted <= closes
+
+    def used_up(self, gradings: int) -> bool:
+        """Whether a student who has had *gradings* instant gradings of an assignment may have no more."""
+        return 0 < self.max_gradings_per_assignment <= gradings
 
     def next_slot(self, recent: list[float], now: float) -> float | None:
         """When the next grading may start (epoch seconds), or None if it may start now.
