@@ -27,20 +27,17 @@ from autograder.course import REPOSITORY, prepare_grading_root
 from autograder.preprocessors.sanitize import clean_cell, clean_html, clean_output, clean_svg
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from tests.browser import CHROMIUM, LAB_OPTIONS, TOKEN, chromium, free_port, jupyterlab
+from tests.browser import LAB_OPTIONS, TOKEN, chromium, free_port, jupyterlab, needs_browser
+from tests.conftest import missing, sandbox_works
 
 RESULTS = REPOSITORY / "benchmarks" / "results"
 MARKER = "__pwned"
 
 
-def _needs_browser():
-    pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (./course installs it as root on Debian)")
-    from autograder.preprocessors.sandbox import bwrap_works
-
-    if not bwrap_works():
-        pytest.skip("the full sandbox needs bubblewrap")
+def needs_browser_and_sandbox():
+    needs_browser()
+    if not sandbox_works():
+        missing("bubblewrap", "the full sandbox needs bubblewrap")
 
 
 # -- the sanitiser on its own (no browser) ------------------------------------
@@ -92,7 +89,7 @@ def test_outputs_keep_plots_and_text_and_lose_everything_active():
 
 @pytest.fixture(scope="module")
 def graded():
-    _needs_browser()
+    needs_browser_and_sandbox()
     from tests.hostile.views import graded_views_class
 
     return graded_views_class()
@@ -112,7 +109,7 @@ def ta_lab(graded):
 
 @pytest.fixture(scope="module")
 def browser():
-    _needs_browser()
+    needs_browser_and_sandbox()
     with chromium() as launched:
         yield launched
 

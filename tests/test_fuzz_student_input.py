@@ -49,7 +49,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder.apps.serve import Service
-from autograder.intake import REFUSED, intake
+from autograder.intake import intake
 from autograder.plugins.lms import ArchiveRefused, SafeExtractor
 from autograder.preflight import inspect_notebook
 from autograder.preprocessors.feedback import redact_output, withhold_after_hidden
@@ -57,6 +57,8 @@ from autograder.preprocessors.sanitize import clean_cell
 from autograder.safefiles import printable
 from autograder.service import exchange as service_exchange
 from tests.test_serve import A, Exchange
+
+pytestmark = [pytest.mark.sandbox]
 
 EXAMPLES = int(os.environ.get("COURSE_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="COURSE_FUZZ_EXAMPLES" not in os.environ,

@@ -22,8 +22,8 @@ from autograder.apps.arguments import UsageError
 from autograder.cli import main
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.pipeline import grade_class
-from autograder.preprocessors.sandbox import bwrap_works
 from autograder.roster import load_roster, read_lms_roster
+from tests.conftest import needs_sandbox
 
 A = "02-signals"
 LIMITS = {"Execute.timeout": 20, "Execute.iopub_timeout": 8, "SandboxedExecute.notebook_timeout": 90,
@@ -58,7 +58,6 @@ Eve,Eze,M105,,,eve@uni.example,eve
 Fay,Fox,M106,,,fay@uni.example,fay
 """
 
-needs_sandbox = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
 
 
 def printed() -> tuple[list[str], callable]:
