@@ -168,6 +168,8 @@ def assert_students_work_visible(page):
             or page.locator("math mfrac").count() > 0)
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_formgrader_shows_a_hostile_submission_inert(graded, ta_lab, browser):
     scratch, _ = graded
     page, recorder = open_formgrader(browser, ta_lab, scratch, "mallory")
@@ -181,6 +183,8 @@ def test_formgrader_shows_a_hostile_submission_inert(graded, ta_lab, browser):
     page.close()
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_formgrader_shows_the_rubric_beside_the_written_derivation(graded, ta_lab, browser):
     scratch, _ = graded
     page, recorder = open_formgrader(browser, ta_lab, scratch, "ada")
@@ -206,6 +210,8 @@ def feedback_file(scratch, student: str) -> Path:
     return scratch.course.path("feedback", student, "03-backprop-errors", f"{name}.html")
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_the_feedback_page_of_a_hostile_submission_is_inert(graded, browser):
     scratch, _ = graded
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
@@ -227,6 +233,8 @@ def test_the_feedback_page_of_a_hostile_submission_is_inert(graded, browser):
     page.close()
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_an_honest_feedback_page_says_what_awaits_a_ta(graded, browser):
     scratch, _ = graded
     page = browser.new_page(viewport={"width": 1300, "height": 900})

@@ -107,6 +107,7 @@ def feedback(course, student: str) -> str:
 
 # -- roster ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_canvas_roster_imports_ids_names_and_sections_into_the_gradebook(term):
     scratch, _, imported = term
     assert imported[1] == "columns read: Student, ID, SIS User ID, SIS Login ID, Section"
@@ -367,6 +368,7 @@ def test_nbgrader_s_own_export_names_the_rostered_students_with_no_submission(te
     assert "missing in 02-signals (1 on the roster with no submission; 0 in nbgrader's CSV): fay" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_lms_exports_keep_names_from_running_as_formulas_and_say_what_moodle_needs(tmp_path):
     scratch = ScratchCourse(tmp_path / "course")
     (tmp_path / "canvas.csv").write_text('Student,ID,SIS Login ID,Section\n"=HYPERLINK(1), Eve",7,eve,@lab\n')
