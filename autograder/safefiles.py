@@ -261,7 +261,7 @@ def open_student_folder(root: Path, *parts: str) -> int:
     try:
         for index, part in enumerate(parts):
             if name_problem(part) or part in ("", ".", "..") or "/" in part:
-                raise UnsafeSubmission(f"a folder whose name cannot be used", printable(part), "submit again")
+                raise UnsafeSubmission("a folder whose name cannot be used", printable(part), "submit again")
             try:
                 inner = os.open(part, _DIR_FLAGS | os.O_NONBLOCK, dir_fd=fd)
             except FileNotFoundError:

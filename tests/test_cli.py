@@ -21,6 +21,8 @@ import pytest
 from autograder.course import GRADING_ROOT_VARIABLE, REPOSITORY
 from autograder.grading_session import fill_solutions
 
+pytestmark = [pytest.mark.sandbox]
+
 ASSIGNMENT = "02-signals"
 
 

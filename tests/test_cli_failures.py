@@ -14,6 +14,9 @@ import pytest
 
 from autograder.course import REPOSITORY
 from tests.test_cli import course, snapshot
+from tests.conftest import requires
+
+pytestmark = [pytest.mark.slow]
 
 ASSIGNMENT = "03-backprop-errors"
 NOTEBOOK = "backprop_errors"
@@ -86,7 +89,8 @@ def test_the_keys_disagreement_is_indented_cut_at_a_word_and_names_the_key():
     assert message.startswith(shown.strip().removesuffix(" …"))   # cut between words, never inside one
 
 
-@pytest.mark.skipif(not shutil.which("bwrap"), reason="grading needs bubblewrap")
+@pytest.mark.sandbox
+@requires("bubblewrap", shutil.which("bwrap") is not None, "grading needs bubblewrap")
 def test_a_notebook_with_cells_the_gradebook_does_not_know_fails_in_one_line(tmp_path):
     release = nbformat.read(str(REPOSITORY / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"), as_version=4)
     pasted = nbformat.from_dict(dict(next(c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))))

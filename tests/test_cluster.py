@@ -18,10 +18,11 @@ import pytest
 
 from autograder.cluster.executors import ClusterError, is_local, parse_cluster, worker_hosts
 from autograder.pipeline import grade_class
-from autograder.preprocessors.sandbox import bwrap_works
 from tests.servers import ASSIGNMENT, BIN, course_command, dask_cluster, make_class
+from tests.conftest import needs_sandbox
 
-needs_sandbox = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.cluster, pytest.mark.sandbox]
+
 STUDENTS = 5
 
 

@@ -8,6 +8,10 @@ import sys
 
 from autograder.course import Course, REPOSITORY
 
+import pytest
+
+pytestmark = [pytest.mark.sandbox]
+
 
 def test_course_demo_grades_the_demo_class(tmp_path):
     directory = tmp_path / "demo"

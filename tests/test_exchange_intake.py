@@ -29,6 +29,8 @@ from autograder.intake import INTAKE, REFUSED, intake
 from autograder.pipeline import grade_class
 from tests.exchange_users import as_student
 
+pytestmark = [pytest.mark.sandbox]
+
 A = "02-signals"
 KEY = REPOSITORY / "autograder" / "keys" / f"{A}.py"
 UIDS = {"amy": 61001, "bo": 61002, "lin": 61003, "mallory": 61004}

@@ -21,6 +21,8 @@ from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.pipeline import grade_class
 from tests.browser import LAB_OPTIONS, TOKEN, free_port, jupyterlab
 
+pytestmark = [pytest.mark.sandbox]
+
 A = "02-signals"
 EVIL = "<script>fetch('/api/contents').then(r => r.text()).then(t => document.title = t)</script>"
 LIMITS = {"Execute.timeout": 30, "SandboxedExecute.notebook_timeout": 120}

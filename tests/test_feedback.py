@@ -20,10 +20,10 @@ import pytest
 
 from autograder.preprocessors.feedback import hidden_lines, normalise
 from autograder.preprocessors.rubric import is_rubric, mark_scheme
-from autograder.preprocessors.sandbox import bwrap_works
 from tests.hostile.views import ASSIGNMENT, graded_views_class
+from tests.conftest import needs_sandbox
 
-pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.sandbox, needs_sandbox]
 MIN_CHARS = 8   # RedactHiddenTests.min_chars
 
 

@@ -13,13 +13,15 @@ script is on the page; no internal names, no "..". Screenshots go to
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from autograder.course import REPOSITORY
 from autograder.preprocessors.typeset import mathml, typeset_markdown_cell
-from tests.browser import CHROMIUM, chromium
+from tests.browser import chromium, needs_browser
+from tests.conftest import missing, sandbox_works
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 
 RESULTS = REPOSITORY / "benchmarks" / "results"
 ASSIGNMENT = "03-backprop-errors"
@@ -43,13 +45,9 @@ def test_tex_becomes_mathml_and_a_students_tex_cannot_smuggle_markup():
 
 @pytest.fixture(scope="module")
 def cleo_page():
-    pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (./course installs it as root on Debian)")
-    from autograder.preprocessors.sandbox import bwrap_works
-
-    if not bwrap_works():
-        pytest.skip("the full sandbox needs bubblewrap")
+    needs_browser()
+    if not sandbox_works():
+        missing("bubblewrap", "the full sandbox needs bubblewrap")
     from tests.hostile.views import graded_views_class
 
     scratch, _ = graded_views_class()

@@ -19,10 +19,10 @@ from nbformat.v4 import new_code_cell
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.pipeline import grade_class
 from autograder.preprocessors.feedback import fold, hidden_lines
-from autograder.preprocessors.sandbox import bwrap_works
+from tests.conftest import needs_sandbox
 from tests.browser import chromium
 
-pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.sandbox, pytest.mark.browser, needs_sandbox]
 
 A = "02-signals"
 MIN_CHARS = 8

@@ -25,6 +25,8 @@ import pytest
 from autograder.course import REPOSITORY, prepare_grading_root
 from tests.browser import LAB_OPTIONS, TOKEN, free_port, jupyterlab
 
+pytestmark = [pytest.mark.slow]
+
 PROBE = "zz-formgrader-probe"
 ASSIGNMENT = "03-backprop-errors"
 

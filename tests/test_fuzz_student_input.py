@@ -58,6 +58,8 @@ from autograder.safefiles import printable
 from autograder.service import exchange as service_exchange
 from tests.test_serve import A, Exchange
 
+pytestmark = [pytest.mark.sandbox]
+
 EXAMPLES = int(os.environ.get("COURSE_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="COURSE_FUZZ_EXAMPLES" not in os.environ,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,

@@ -13,19 +13,16 @@ import pytest
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.intake import intake, normalized, tidy_submission
 from autograder.pipeline import fingerprint, grade_class
-from autograder.preprocessors.sandbox import bwrap_works
 from tests.hostile.builder import ASSIGNMENT, graded_class
+from tests.conftest import needs_sandbox, result
 
-needs_sandbox = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.sandbox]
+
 
 
 @pytest.fixture(scope="module")
 def graded():
     return graded_class()
-
-
-def result(report, student):
-    return next(r for r in report.results if r.student == student)
 
 
 @needs_sandbox

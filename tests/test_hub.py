@@ -42,13 +42,14 @@ from autograder.demo import typical_mistake
 from autograder.grading_session import fill_solutions
 
 from tests.browser import CHROMIUM, chromium
+from tests.conftest import requires
 
 pytestmark = [
     pytest.mark.hub,
-    pytest.mark.skipif(os.geteuid() != 0, reason="a hub with real Unix users needs root"),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (./course installs it)"),
-    pytest.mark.skipif(not Path(hub_app.PROXY).exists(),
-                       reason="configurable-http-proxy is not installed (./course installs it)"),
+    pytest.mark.browser,
+    requires("root", os.geteuid() == 0, "a hub with real Unix users needs root"),
+    requires("Chromium", Path(CHROMIUM).exists(), "./course installs it"),
+    requires("configurable-http-proxy", Path(hub_app.PROXY).exists(), "./course installs it"),
 ]
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 

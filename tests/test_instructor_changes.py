@@ -29,6 +29,8 @@ from autograder.course import Course, REPOSITORY
 from autograder.grading_session import fill_solutions
 from tests.test_cli import snapshot
 
+pytestmark = [pytest.mark.slow]
+
 ASSIGNMENT = "02-signals"
 NEW_CELL = "reflection"
 

@@ -26,6 +26,8 @@ from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.intake import INTAKE, REFUSED, IntakeError, intake
 from autograder.pipeline import grade_class
 
+pytestmark = [pytest.mark.sandbox]
+
 A = "02-signals"
 KEY = REPOSITORY / "autograder" / "keys" / f"{A}.py"
 KEY_MARKER = b"HAND_ROUNDING = 1.5e-3"

@@ -11,8 +11,8 @@ import pytest
 from autograder.preprocessors.judge import is_autograder_test, read_answers
 from autograder.keyrunner import _run_directly, key_file, run_key, run_key_with_pytest
 from autograder.pipeline import grade_class
-from autograder.preprocessors.sandbox import bwrap_works
 from tests.servers import ASSIGNMENT, make_class
+from tests.conftest import needs_sandbox
 
 ASSIGNMENTS = ["01-linear-classifier", "02-signals", "03-backprop-errors", "04-linear-network-by-hand", "05-mnist"]
 
@@ -37,6 +37,7 @@ def wrong_answers(cells: list[str]) -> list[dict]:
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.slow
 def test_every_key_runs_directly_with_pytests_verdicts(assignment):
     path = key_file(assignment)
     for answers in wrong_answers(graded_cells(assignment)):
@@ -45,7 +46,8 @@ def test_every_key_runs_directly_with_pytests_verdicts(assignment):
         assert direct == run_key_with_pytest(path, answers)  # verdicts, messages, named mistakes, key cells
 
 
-@pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+@pytest.mark.sandbox
+@needs_sandbox
 def test_recorded_answers_of_a_graded_class_get_pytests_verdicts(tmp_path):
     scratch, kinds = make_class(tmp_path / "course", 3)  # correct, typical mistake, blank
     grade_class(scratch.course, ASSIGNMENT, workers=2)

@@ -15,6 +15,7 @@ import pytest
 
 from exercises import mnist
 from exercises.mnist import DataError
+from tests.conftest import requires
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -124,6 +125,7 @@ def test_damaged_cache_is_rebuilt(cache):
 
 # -- the split the grader hands to a sandboxed kernel ----------------------------------
 
+@pytest.mark.sandbox
 def test_a_kernel_given_the_graders_folder_reads_only_that(cache, monkeypatch, tmp_path):
     from autograder.reference import exam
 
@@ -259,10 +261,8 @@ def test_failed_download_says_why_and_caches_nothing(tmp_path, mirror, small_set
 
 # -- Fashion-MNIST from the Debian package ----------------------------------------------
 
-needs_fashion = pytest.mark.skipif(
-    not mnist.FASHION_MNIST_DIR.is_dir(),
-    reason="Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist "
-           "(files in /usr/share/datasets/fashion-mnist)")
+needs_fashion = requires("Fashion-MNIST", mnist.FASHION_MNIST_DIR.is_dir(),
+                         "apt-get install dataset-fashion-mnist (files in /usr/share/datasets/fashion-mnist)")
 
 
 @needs_fashion

@@ -13,11 +13,12 @@ import pytest
 
 from autograder.cluster.gradebook import GradebookError, check_gradebook, normalise_url
 from autograder.pipeline import grade_class
-from autograder.preprocessors.sandbox import bwrap_works
 from tests.servers import ASSIGNMENT, course_command, make_class, postgres_bin, postgres_server
+from tests.conftest import needs_sandbox, requires
 
-needs_postgres = pytest.mark.skipif(postgres_bin() is None, reason="needs Debian's postgresql package")
-needs_sandbox = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.postgres, pytest.mark.sandbox]
+
+needs_postgres = requires("PostgreSQL", postgres_bin() is not None, "needs Debian's postgresql package")
 STUDENTS = 4
 
 

@@ -19,6 +19,8 @@ import pytest
 
 from autograder.course import REPOSITORY
 
+pytestmark = [pytest.mark.slow]
+
 A = "02-signals"
 
 

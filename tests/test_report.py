@@ -30,6 +30,8 @@ from autograder.keyrunner import key_file
 from autograder.pipeline import grade_class
 from tests.browser import chromium
 
+pytestmark = [pytest.mark.sandbox]
+
 ASSIGNMENT = "02-signals"
 QUERY_WITHOUT_HIDDEN_SIGMOID = (
     "def query(W_ih, W_ho, inputs):\n"

@@ -23,13 +23,15 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder import cgroup
 from autograder.preflight import Preflight, inspect_submission, json_depth
 from autograder.preprocessors.sandbox import (UNBOUNDED_SCRATCH, UNPROTECTED_WITHOUT_BWRAP, SandboxedExecute, bwrap_scratch_works,
-                                bwrap_works, protection_warnings, take_events)
+                                protection_warnings, take_events)
+from tests.conftest import needs_sandbox, requires, result
 from tests.hostile.builder import (ASSIGNMENT, FILL_CELL, hoard_cell, nested_notebook, oversized_notebook, solved,
                                    with_hostile_cell)
 
-needs_sandbox = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
-needs_cgroup = pytest.mark.skipif(cgroup.support() is not None, reason=f"no cgroup here: {cgroup.support()}")
-needs_scratch = pytest.mark.skipif(not bwrap_scratch_works(), reason="bwrap cannot mount a size-limited tmpfs")
+pytestmark = [pytest.mark.sandbox]
+
+needs_cgroup = requires("a cgroup", lambda: cgroup.support() is None, "no delegated cgroup v2 subtree here")
+needs_scratch = requires("a size-limited tmpfs", bwrap_scratch_works, "bwrap cannot mount a size-limited tmpfs")
 
 MEMORY_MB = 512
 SCRATCH_MB = 48
@@ -69,10 +71,6 @@ def graded_class():
 @pytest.fixture(scope="module")
 def graded():
     return graded_class()
-
-
-def result(report, student):
-    return next(r for r in report.results if r.student == student)
 
 
 def text_of(entry) -> str:

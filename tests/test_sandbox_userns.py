@@ -14,8 +14,10 @@ import pytest
 
 from autograder.preprocessors.sandbox import bwrap_disables_userns
 from tests.test_sandbox_limits import run_cells
+from tests.conftest import requires
 
-pytestmark = pytest.mark.skipif(not bwrap_disables_userns(), reason="this bubblewrap cannot disable user namespaces")
+pytestmark = [pytest.mark.sandbox, requires("bubblewrap --disable-userns", bwrap_disables_userns,
+                                        "this bubblewrap cannot disable user namespaces")]
 
 
 def test_unshare_fails_inside_the_sandbox_and_the_kernel_works_as_before(tmp_path):

@@ -34,6 +34,8 @@ from autograder.service.journal import Journal
 from tests.hostile.builder import HOSTILE_CELLS
 from tests.exchange_users import as_student
 
+pytestmark = [pytest.mark.sandbox]
+
 A = "02-signals"
 NOTEBOOK = "signals"
 # Short enough for the hostile cells to be stopped soon, long enough for a first kernel on a busy machine.
@@ -199,7 +201,7 @@ def test_once_grades_each_submission_and_students_fetch_their_feedback(tmp_path,
         assert page_score(page)[0] == expected[student]
         assert "Your grade is your last submission before the deadline" in page
         assert "BEGIN HIDDEN TESTS" not in page and "record(" not in page
-        line = next(l for l in log.splitlines() if f" {student} {A}:" in l)
+        line = next(entry for entry in log.splitlines() if f" {student} {A}:" in entry)
         assert re.search(rf" {expected[student]:g}/12, feedback [\d.]+ s after submitting \(queue \d+\)", line), line
     assert "not graded" not in log
 

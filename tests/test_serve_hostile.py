@@ -22,6 +22,10 @@ from autograder.service import exchange as service_exchange
 from autograder.apps.serve import Service
 from tests.test_serve import A, Exchange, wait_for
 
+import pytest
+
+pytestmark = [pytest.mark.sandbox]
+
 #: Only the grading account can read it; a link to it must never bring it into the course.
 GRADER_ONLY = "grader-only-" + secrets.token_hex(8)
 

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from autograder.preprocessors.sandbox import bwrap_works
 from autograder.service import notices
 from tests.test_serve import A, Exchange, page_score, wait_for
+from tests.conftest import needs_sandbox
 
-pytestmark = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
+pytestmark = [pytest.mark.sandbox, needs_sandbox]
 
 
 def test_the_expected_time_counts_the_submissions_ahead_and_the_workers():

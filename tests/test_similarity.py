@@ -25,6 +25,10 @@ from tests.browser import chromium
 from tests.similarity_class import HONEST, answered, disguise, small_class, written_class
 
 CODE, WRITTEN = "02-signals", "03-backprop-errors"
+# Each test builds and compares a class of notebooks.
+pytestmark = [pytest.mark.slow]
+
+
 ARTEFACTS = REPOSITORY / "benchmarks" / "results"
 #: What a hostile student writes into an answer, hoping the page runs or loads it.
 HOSTILE = ("x = 1  # </pre><script>document.title = 'pwned'</script>"

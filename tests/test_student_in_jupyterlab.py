@@ -22,11 +22,12 @@ import pytest
 from autograder.course import REPOSITORY
 from autograder.grading_session import fill_solutions
 
+from tests.conftest import requires
 from tests.browser import CHROMIUM, LAB_OPTIONS, TOKEN, chromium, free_port, jupyterlab
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="Chromium is not installed (./course installs it as root on Debian)")
+pytestmark = [pytest.mark.browser,
+              requires("Chromium", Path(CHROMIUM).exists(), "./course installs it as root on Debian")]
 RESULTS = REPOSITORY / "benchmarks" / "results"
 #: A student's sigmoid with the sign of the exponent wrong: its visible check fails.
 WRONG_SIGMOID = "def sigmoid(x):\n    return 1.0 / (1.0 + np.exp(x))\n"

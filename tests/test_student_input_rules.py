@@ -173,6 +173,7 @@ def test_one_students_oversized_member_refuses_only_that_student(lms):  # noqa: 
 
 # -- exchange times ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_exchange_submission_dated_minutes_early_gets_the_time_its_files_changed(tmp_path):
     scratch, exchange = exchange_course(tmp_path, **{"CourseIntake.student_uids": UIDS})
     inbound = student_submits(scratch.course, exchange, tmp_path / "homes", "amy", scratch.release_notebook(A))

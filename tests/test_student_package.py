@@ -24,6 +24,8 @@ from autograder.apps.student_package import INSTRUCTOR_PLUGINS, PAGE_CONFIG, bui
 from autograder.course import REPOSITORY
 from autograder.grading_session import fill_solutions
 
+pytestmark = [pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:

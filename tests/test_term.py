@@ -22,8 +22,8 @@ from autograder.apps.arguments import UsageError
 from autograder.cli import main
 from autograder.grading_session import ScratchCourse, fill_solutions
 from autograder.pipeline import grade_class
-from autograder.preprocessors.sandbox import bwrap_works
 from autograder.roster import load_roster, read_lms_roster
+from tests.conftest import needs_sandbox
 
 A = "02-signals"
 LIMITS = {"Execute.timeout": 20, "Execute.iopub_timeout": 8, "SandboxedExecute.notebook_timeout": 90,
@@ -58,7 +58,6 @@ Eve,Eze,M105,,,eve@uni.example,eve
 Fay,Fox,M106,,,fay@uni.example,fay
 """
 
-needs_sandbox = pytest.mark.skipif(not bwrap_works(), reason="the full sandbox needs bubblewrap")
 
 
 def printed() -> tuple[list[str], callable]:
@@ -108,6 +107,7 @@ def feedback(course, student: str) -> str:
 
 # -- roster ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_canvas_roster_imports_ids_names_and_sections_into_the_gradebook(term):
     scratch, _, imported = term
     assert imported[1] == "columns read: Student, ID, SIS User ID, SIS Login ID, Section"
@@ -368,6 +368,7 @@ def test_nbgrader_s_own_export_names_the_rostered_students_with_no_submission(te
     assert "missing in 02-signals (1 on the roster with no submission; 0 in nbgrader's CSV): fay" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_lms_exports_keep_names_from_running_as_formulas_and_say_what_moodle_needs(tmp_path):
     scratch = ScratchCourse(tmp_path / "course")
     (tmp_path / "canvas.csv").write_text('Student,ID,SIS Login ID,Section\n"=HYPERLINK(1), Eve",7,eve,@lab\n')

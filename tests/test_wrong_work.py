@@ -231,6 +231,7 @@ def _two_magnitudes(rng, s, shape):
     return rng.choice([-1.0, 1.0], size=shape) * np.where(rng.random(shape) < p, a, b)
 
 
+@pytest.mark.slow
 def test_the_goodness_of_fit_tests_fail_no_honest_seed_in_a_thousand():
     signals, mnist_key = _key("02-signals"), _key("05-mnist")
     from scipy.stats import kstest
@@ -458,6 +459,7 @@ def _message(actual: float, hidden: float, options: dict) -> str:
     return "passed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where, hidden, options", SCALARS, ids=[s[0] for s in SCALARS])
 def test_recovering_a_scalar_from_its_messages_takes_more_gradings_than_a_deadline_allows(where, hidden, options):
     """Brute force: a student who already knows the value to ±10% submits values from that interval; every

@@ -103,7 +103,7 @@ def _read(folder: Path, name: str, owners: set[int] | None) -> tuple[str, tuple[
 
 def waiting(config: Config, assignments: set[str] | None = None, owners_of=None, skip: set[str] = frozenset()
             ) -> tuple[list[Inbound], list[tuple[str, str]]]:
-    """Complete submissions in the inbound folder, oldest first; and (name, why) of the folders refused.
+    r"""Complete submissions in the inbound folder, oldest first; and (name, why) of the folders refused.
 
     Nothing in a folder is read but its ``submission_secret.txt`` and its
     listing, both through :mod:`autograder.safefiles` (no link followed,
