@@ -114,8 +114,12 @@ def test_lms_zip_canvas_and_moodle(scratch_course, tmp_path):
     notes = intake(course, ASSIGNMENT, archive)
     for student in ("doejane", "smithbob", "ana-lopez", "tom-ng"):
         assert (course.path("submitted", student, ASSIGNMENT) / "signals.ipynb").exists(), student
-    assert (course.path("submitted", "smithbob", ASSIGNMENT) / "helper.py").exists()
-    assert any("helper.py" in n for n in notes["smithbob"])
+    # An extra file is kept for the course staff, never beside the notebook that is graded and returned.
+    assert not (course.path("submitted", "smithbob", ASSIGNMENT) / "helper.py").exists()
+    kept = course.root / ".grading" / "extra-files" / ASSIGNMENT / "smithbob.zip"
+    with zipfile.ZipFile(kept) as zf:
+        assert zf.read("helper.py") == b"x = 1\n"
+    assert any("helper.py" in n and "kept for the course staff" in n for n in notes["smithbob"])
     assert any("README.txt" in n for n in notes["(intake)"])
 
 
