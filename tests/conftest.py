@@ -79,3 +79,12 @@ def result(report, student: str):
 def scratch(tmp_path_factory) -> ScratchCourse:
     """One scratch course for the whole run; each grade() is a new student."""
     return ScratchCourse(tmp_path_factory.mktemp("course"))
+
+
+def everything_under(root) -> bytes:
+    """Every byte of every regular file under *root*: where a canary a hostile student pointed at must not be."""
+    found = bytearray()
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            found += path.read_bytes()
+    return bytes(found)

@@ -57,6 +57,7 @@ from autograder.preprocessors.sanitize import clean_cell
 from autograder.safefiles import printable
 from autograder.service import exchange as service_exchange
 from tests.test_serve import A, Exchange
+from tests.conftest import everything_under
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -134,13 +135,6 @@ def make(path: Path, kind: str, canary: Path) -> None:
     elif kind == "link-folder":
         os.symlink(canary.parent, path)
 
-
-def everything_under(root: Path) -> bytes:
-    found = bytearray()
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            found += path.read_bytes()
-    return bytes(found)
 
 
 # -- the exchange, as course serve scans it -------------------------------------------------

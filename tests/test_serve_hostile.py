@@ -23,6 +23,7 @@ from autograder.apps.serve import Service
 from tests.test_serve import A, Exchange, wait_for
 
 import pytest
+from tests.conftest import everything_under
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -42,14 +43,6 @@ def plant(ex: Exchange, template: Path, student: str, tag: str) -> Path:
     (folder / "submission_secret.txt").write_text(secrets.token_hex(16))
     return folder
 
-
-def everything_under(root: Path) -> bytes:
-    """Every byte of every regular file under *root* (the course root, .serve/ included)."""
-    found = bytearray()
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            found += path.read_bytes()
-    return bytes(found)
 
 
 def test_a_fifo_a_link_and_a_bad_name_in_inbound_stop_nobody_and_read_nothing(tmp_path):
